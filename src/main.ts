@@ -1,2 +1,57 @@
 #!/usr/bin/env node
-export {};
+import { isAppError } from './core/index.js';
+import { App } from './cli/app.js';
+import { parseArgs, usage } from './cli/args.js';
+import { COMMANDS } from './cli/commands.js';
+import { commandHelp, mainHelp } from './cli/help.js';
+import { checkRootMoved } from './cli/maintenance.js';
+
+const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+function findCommand(words: readonly string[]) {
+  return COMMANDS.find((c) => c.words.length === words.length && c.words.every((w, i) => w === words[i]));
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const isPrefix = (words: readonly string[]) =>
+    COMMANDS.some((c) => words.length <= c.words.length && words.every((w, i) => c.words[i] === w));
+  const parsed = parseArgs(argv, isPrefix, (words) => findCommand(words)?.options ?? []);
+  const cmd = findCommand(parsed.command);
+  if (parsed.options.help === true || parsed.command.length === 0) {
+    if (parsed.command.length === 0 && parsed.positionals.length > 0)
+      throw usage(`unknown command "${parsed.positionals[0] ?? ''}"`);
+    process.stdout.write(`${cmd === undefined ? mainHelp() : commandHelp(cmd)}\n`);
+    return EXIT.ok;
+  }
+  if (cmd === undefined) throw usage(`unknown command "${parsed.command.join(' ')}"`);
+  const app = new App(parsed.options, process.env);
+  await checkRootMoved(app);
+  const outcome = await cmd.run(app, parsed.positionals, parsed.rest);
+  if (app.json) process.stdout.write(`${JSON.stringify(outcome.data, null, 2)}\n`);
+  else if (outcome.text.length > 0) process.stdout.write(`${outcome.text.join('\n')}\n`);
+  return outcome.exitCode;
+}
+
+function report(e: unknown, json: boolean): number {
+  if (!isAppError(e)) {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT.failure;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint, ...e.details } }, null, 2)}\n`);
+  } else {
+    process.stderr.write(`error [${e.code}]: ${e.message}\n`);
+    if (e.hint !== undefined) process.stderr.write(`  hint: ${e.hint}\n`);
+  }
+  return e.code === 'E_USAGE' ? EXIT.usage : EXIT.failure;
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = report(e, argv.includes('--json'));
+  },
+);

@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppError, type Context, type Reporter } from '../core/index.js';
+import { NoSandbox, probeSandbox, type Sandbox } from '../platform/index.js';
+import { PortsIndex } from '../recipe/index.js';
+import { Store } from '../store/index.js';
+import { listOption, stringOption, type OptionValues } from './args.js';
+import { JsonReporter, PlainReporter, TtyReporter } from './renderers.js';
+
+/** The installed package's own directory (holds ports/ and examples/). */
+export const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** What every command gets: context, and lazily the store and the recipe index. */
+export class App {
+  readonly ctx: Context;
+  readonly options: OptionValues;
+  readonly json: boolean;
+  private storePromise: Promise<Store> | undefined;
+  private indexCache: PortsIndex | undefined;
+
+  constructor(options: OptionValues, env: NodeJS.ProcessEnv, reporter?: Reporter) {
+    this.options = options;
+    this.json = options.json === true;
+    const rootDir = resolve(stringOption(options, 'root') ?? env.FERRY_ROOT ?? join(homedir(), '.local', 'share', 'ferry'));
+    const portsDirs = [
+      ...listOption(options, 'ports').map((p) => resolve(p)),
+      ...splitPath(env.FERRY_PORTS).map((p) => resolve(p)),
+      join(packageDir, 'ports'),
+    ];
+    this.ctx = {
+      reporter: reporter ?? pickReporter(this.json, options.verbose === true, env),
+      rootDir,
+      portsDirs,
+      distfilesDirs: splitPath(env.FERRY_DISTFILES).map((p) => resolve(p)),
+      env,
+    };
+  }
+
+  store(): Promise<Store> {
+    this.storePromise ??= Store.open(this.ctx.rootDir);
+    return this.storePromise;
+  }
+
+  index(extraFirst: readonly string[] = []): PortsIndex {
+    if (extraFirst.length > 0) return new PortsIndex([...extraFirst, ...this.ctx.portsDirs]);
+    this.indexCache ??= new PortsIndex(this.ctx.portsDirs);
+    return this.indexCache;
+  }
+
+  /** The sandbox a build must use: namespaces, or nothing only when the user said so. */
+  async sandbox(): Promise<Sandbox> {
+    const mode = stringOption(this.options, 'sandbox') ?? 'on';
+    if (mode === 'off') return new NoSandbox();
+    if (mode !== 'on') throw new AppError('E_USAGE', `--sandbox expects on or off, got "${mode}"`);
+    const probe = await probeSandbox();
+    if ('sandbox' in probe) return probe.sandbox;
+    throw new AppError('E_SANDBOX_UNAVAILABLE', `cannot sandbox builds: ${probe.reason}`, {
+      hint: 'install bubblewrap (apt-get install bubblewrap) or allow user namespaces; or build unconfined with --sandbox=off',
+    });
+  }
+}
+
+function splitPath(v: string | undefined): string[] {
+  return (v ?? '').split(':').filter((p) => p.length > 0);
+}
+
+function pickReporter(json: boolean, verbose: boolean, env: NodeJS.ProcessEnv): Reporter {
+  if (json) return new JsonReporter();
+  if (process.stderr.isTTY && env.CI === undefined && env.TERM !== 'dumb') return new TtyReporter(verbose);
+  return new PlainReporter(verbose);
+}
+
+export function bundledExamplesDir(): string | undefined {
+  const dir = join(packageDir, 'examples', 'ports');
+  return existsSync(dir) ? dir : undefined;
+}

@@ -1,0 +1,220 @@
+import { formatVersion } from '../version/index.js';
+import type { GenerationDiff } from '../profile/index.js';
+import type { OptionSpec } from './args.js';
+import type { App } from './app.js';
+import { demoCommand } from './demo.js';
+import { diffCommand, generationsCommand, rollbackCommand, runCommand, switchCommand } from './generations.js';
+import { buildCommand, changeProfile, installEdit, removeEdit, type BuildResult, type ChangeResult } from './install.js';
+import { gcCommand, recipeCheckCommand, relocateCommand, verifyCommand } from './maintenance.js';
+import { stringOption } from './args.js';
+
+/** What a command hands back: data for --json, lines for people, and the exit status. */
+export interface Outcome {
+  readonly data: unknown;
+  readonly text: readonly string[];
+  readonly exitCode: number;
+}
+
+export interface CommandSpec {
+  readonly words: readonly string[];
+  readonly usage: string;
+  readonly summary: string;
+  readonly description: string;
+  readonly options: readonly OptionSpec[];
+  readonly run: (app: App, args: readonly string[], rest: readonly string[]) => Promise<Outcome>;
+}
+
+const PROFILE: OptionSpec = { name: 'profile', value: 'P', help: 'the profile to act on (default: "default")' };
+const BUILD_OPTIONS: readonly OptionSpec[] = [
+  { name: 'jobs', short: 'j', value: 'N', help: 'independent builds to run at once (default: number of cores)' },
+  { name: 'keep-going', help: 'after a failed build, go on with everything that does not depend on it' },
+  { name: 'sandbox', value: 'on|off', help: 'off builds without namespaces (only where they are unavailable)' },
+  { name: 'offline', help: 'never download; sources must be in a distfiles directory' },
+];
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    words: ['install'],
+    usage: 'ferry install [--profile P] SPEC…',
+    summary: 'build packages and add them to a profile (new generation, atomic switch)',
+    description:
+      'SPEC is a package name or a dependency string: "nginx", "hello < 2", "python:3.11". Missing store paths are built in the sandbox; then a new generation is made and switched to with one rename.',
+    options: [PROFILE, ...BUILD_OPTIONS],
+    run: async (app, args) => changeOutcome(await changeProfile(app, installEdit(args))),
+  },
+  {
+    words: ['remove'],
+    usage: 'ferry remove [--profile P] NAME…',
+    summary: 'remove packages from a profile (new generation)',
+    description: 'Store paths stay until `ferry gc`; `ferry rollback` brings the package back instantly.',
+    options: [PROFILE, ...BUILD_OPTIONS],
+    run: async (app, args) =>
+      changeOutcome(await changeProfile(app, removeEdit(args, stringOption(app.options, 'profile') ?? 'default'))),
+  },
+  {
+    words: ['build'],
+    usage: 'ferry build SPEC…',
+    summary: 'build packages into the store without touching any profile',
+    description: 'Prints the store path of every package built or already present.',
+    options: BUILD_OPTIONS,
+    run: async (app, args) => buildOutcome(await buildCommand(app, args)),
+  },
+  {
+    words: ['generations'],
+    usage: 'ferry generations [--profile P]',
+    summary: "list a profile's generations",
+    description: 'The current one is marked with *.',
+    options: [PROFILE],
+    run: async (app) => {
+      const r = await generationsCommand(app);
+      const text = r.generations.map((g) => {
+        const pkgs = g.manifest.packages.filter((p) => p.requested).map((p) => `${p.name}-${p.version}`);
+        return `${g.current ? '*' : ' '} ${String(g.number).padStart(3)}  ${g.manifest.createdAt.slice(0, 19).replace('T', ' ')}  ${pkgs.join(' ')}`;
+      });
+      return { data: r, text: text.length > 0 ? text : [`profile ${r.profile} has no generations yet`], exitCode: 0 };
+    },
+  },
+  {
+    words: ['rollback'],
+    usage: 'ferry rollback [--profile P]',
+    summary: 'switch back to the previous generation',
+    description: 'Atomic: one symlink rename. Newer generations are kept; `ferry switch --to N` goes forward again.',
+    options: [PROFILE],
+    run: async (app) => switchOutcome(await rollbackCommand(app)),
+  },
+  {
+    words: ['switch'],
+    usage: 'ferry switch --to N [--profile P]',
+    summary: 'switch a profile to generation N',
+    description: 'Atomic: one symlink rename.',
+    options: [PROFILE, { name: 'to', value: 'N', help: 'the generation number' }],
+    run: async (app) => switchOutcome(await switchCommand(app)),
+  },
+  {
+    words: ['diff'],
+    usage: 'ferry diff [A] [B] [--profile P]',
+    summary: 'what changed between two generations (default: previous and current)',
+    description: 'Lists added, removed, upgraded, downgraded and rebuilt packages.',
+    options: [PROFILE],
+    run: async (app, args) => {
+      const r = await diffCommand(app, args);
+      return { data: r, text: [`generation ${r.from} → ${r.to}:`, ...renderDiff(r.diff)], exitCode: 0 };
+    },
+  },
+  {
+    words: ['run'],
+    usage: 'ferry run [--profile P] [--generation N] -- CMD…',
+    summary: 'run a command inside a generation without switching to it',
+    description: "Try an upgrade side by side before it touches production: CMD runs with the generation's bin/ first on PATH.",
+    options: [PROFILE, { name: 'generation', value: 'N', help: 'the generation (default: current)' }],
+    run: async (app, _args, rest) => ({ data: null, text: [], exitCode: await runCommand(app, rest) }),
+  },
+  {
+    words: ['gc'],
+    usage: 'ferry gc [--keep N] [--dry-run]',
+    summary: 'delete old generations and the store paths nothing needs',
+    description: 'Keeps the newest N generations of every profile (default 3) and always the current one.',
+    options: [
+      { name: 'keep', value: 'N', help: 'generations to keep per profile (default 3)' },
+      { name: 'dry-run', help: 'only say what would be deleted' },
+    ],
+    run: async (app) => {
+      const r = await gcCommand(app);
+      const verb = app.options['dry-run'] === true ? 'would delete' : 'deleted';
+      return {
+        data: r,
+        text: [
+          `${verb} ${r.generationsRemoved.length} generation(s) and ${r.pathsRemoved.length} store path(s); ${r.pathsKept} kept`,
+          ...r.pathsRemoved.map((p) => `  ${p}`),
+        ],
+        exitCode: 0,
+      };
+    },
+  },
+  {
+    words: ['verify'],
+    usage: 'ferry verify',
+    summary: 're-hash the store against recorded hashes',
+    description: 'Reports every modified, missing or unexpected file; exit status 1 if any. Also clears leftovers of interrupted work.',
+    options: [],
+    run: async (app) => {
+      const r = await verifyCommand(app);
+      const text = [
+        ...r.problems.map((p) => `${p.id}: ${p.kind}${p.file === undefined ? '' : ` ${p.file}`}${p.detail === undefined ? '' : ` (${p.detail})`}`),
+        `${r.checked} store path(s) checked, ${r.problems.length} problem(s)${r.cleaned.length > 0 ? `, ${r.cleaned.length} leftover(s) of interrupted work removed` : ''}`,
+      ];
+      return { data: r, text, exitCode: r.problems.length > 0 ? 1 : 0 };
+    },
+  },
+  {
+    words: ['relocate'],
+    usage: 'ferry relocate',
+    summary: 'after moving the root, rewrite the old root path where files embed it',
+    description: 'Run paths are $ORIGIN-relative and profile links are relative, so programs run after a move; this fixes text files (and binaries, when the new path is not longer) that embed the root.',
+    options: [],
+    run: async (app) => {
+      const r = await relocateCommand(app);
+      return { data: r, text: [`relocated ${r.files} file(s) in ${r.paths} store path(s) to ${r.root}`], exitCode: 0 };
+    },
+  },
+  {
+    words: ['recipe', 'check'],
+    usage: 'ferry recipe check [PATH…]',
+    summary: 'validate recipes (trees or single .toml files; default: every ports tree)',
+    description: 'Every error names file:line:column, the field and what is expected.',
+    options: [],
+    run: async (app, args) => {
+      const r = recipeCheckCommand(app, args);
+      const text = [
+        ...r.errors.map((e) => `${e.message}${e.hint === undefined ? '' : `\n  hint: ${e.hint}`}`),
+        `${r.checked} recipe(s) checked, ${r.errors.length} error(s)`,
+      ];
+      const data = { checked: r.checked, errors: r.errors.map((e) => ({ code: e.code, message: e.message, hint: e.hint, ...e.details })) };
+      return Promise.resolve({ data, text, exitCode: r.errors.length > 0 ? 1 : 0 });
+    },
+  },
+  {
+    words: ['demo'],
+    usage: 'ferry demo',
+    summary: 'build, install, upgrade under load, diff and roll back the bundled example',
+    description: 'Needs no network and no configuration. Uses the profile "demo" in the root.',
+    options: [{ name: 'sandbox', value: 'on|off', help: 'off builds without namespaces' }],
+    run: (app) => demoCommand(app),
+  },
+];
+
+export function renderDiff(d: GenerationDiff): string[] {
+  const lines: string[] = [];
+  const v = (s: string | undefined) => (s === undefined ? '' : formatVersion(s as never));
+  for (const c of d.added) lines.push(`  + ${c.name} ${v(c.to)}`);
+  for (const c of d.removed) lines.push(`  - ${c.name} ${v(c.from)}   REMOVED`);
+  for (const c of d.upgraded) lines.push(`  ↑ ${c.name} ${v(c.from)} → ${v(c.to)}`);
+  for (const c of d.downgraded) lines.push(`  ↓ ${c.name} ${v(c.from)} → ${v(c.to)}`);
+  for (const c of d.rebuilt) lines.push(`  ~ ${c.name} ${v(c.to)} (rebuilt: inputs changed)`);
+  return lines.length > 0 ? lines : ['  (no package changes)'];
+}
+
+function buildLines(b: BuildResult): string[] {
+  const lines = b.built.map((x) => `${x.status === 'built' ? 'built  ' : 'present'} ${x.storePath}`);
+  for (const f of b.failures) lines.push(`FAILED ${f.key} [${f.code}]: ${f.message}${f.hint === undefined ? '' : `\n  hint: ${f.hint}`}`);
+  return lines;
+}
+
+function buildOutcome(b: BuildResult): Outcome {
+  const ok = b.failures.length === 0;
+  return { data: b, text: buildLines(b), exitCode: ok ? 0 : b.built.length > 0 ? 3 : 1 };
+}
+
+function changeOutcome(r: ChangeResult): Outcome {
+  const failures = r.build.failures.length > 0;
+  const text = failures
+    ? [...buildLines({ built: [], failures: r.build.failures }), `profile ${r.profile} unchanged (generation ${r.from ?? 'none'})`]
+    : r.changed
+      ? [`profile ${r.profile}: generation ${r.from ?? 'none'} → ${r.to}`, ...renderDiff(r.diff)]
+      : [`profile ${r.profile}: nothing to do (generation ${r.to ?? 'none'})`];
+  return { data: r, text, exitCode: failures ? 1 : 0 };
+}
+
+function switchOutcome(r: { profile: string; from: number | undefined; to: number; diff: GenerationDiff }): Outcome {
+  return { data: r, text: [`profile ${r.profile}: generation ${r.from ?? 'none'} → ${r.to}`, ...renderDiff(r.diff)], exitCode: 0 };
+}

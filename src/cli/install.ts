@@ -1,0 +1,129 @@
+import { AppError } from '../core/index.js';
+import { buildPlan, describeFailure, defaultJobs, type BuildReport } from '../build/index.js';
+import { formatDepSpec, parseDepSpec, type DepSpec } from '../recipe/index.js';
+import { packageKey, resolve, runClosure, type PackageKey, type Plan } from '../resolve/index.js';
+import { diffPackages, Profile, type GenerationDiff, type GenerationPackage } from '../profile/index.js';
+import type { StoreId } from '../store/index.js';
+import type { App } from './app.js';
+import { intOption, stringOption } from './args.js';
+
+export interface BuildResult {
+  readonly built: readonly { key: string; storePath: string; status: string }[];
+  readonly failures: readonly { key: string; code: string; message: string; hint?: string }[];
+}
+
+export interface ChangeResult {
+  readonly profile: string;
+  readonly from?: number;
+  readonly to?: number;
+  readonly changed: boolean;
+  readonly diff: GenerationDiff;
+  readonly build: BuildResult;
+}
+
+function parseSpecs(args: readonly string[]): DepSpec[] {
+  if (args.length === 0) throw new AppError('E_USAGE', 'name at least one package', { hint: 'e.g. ferry install zlib "pcre2 >= 10"' });
+  return args.map((a) => parseDepSpec(a));
+}
+
+/** Resolve and build; failures are reported per package, never thrown, so the caller can say what happened. */
+export async function resolveAndBuild(app: App, specs: readonly DepSpec[], prefer?: ReadonlyMap<PackageKey, string>) {
+  const plan = resolve(app.index(), { specs, ...(prefer === undefined ? {} : { prefer }) });
+  const store = await app.store();
+  const report = await buildPlan(app.ctx, store, plan, {
+    sandbox: await app.sandbox(),
+    jobs: defaultJobs(),
+    parallel: intOption(app.options, 'jobs', defaultJobs()) || 1,
+    keepGoing: app.options['keep-going'] === true,
+    allowNetwork: app.options.offline !== true,
+    index: app.index(),
+  });
+  return { plan, report, store };
+}
+
+function summarise(plan: Plan, report: BuildReport, storeDir: string): BuildResult {
+  const built: BuildResult['built'][number][] = [];
+  const failures: BuildResult['failures'][number][] = [];
+  for (const [key, outcome] of report.results) {
+    const err = describeFailure(outcome);
+    if (err !== undefined) {
+      failures.push({ key, code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) });
+      continue;
+    }
+    if (outcome.status === 'done') built.push({ key, storePath: `${storeDir}/${outcome.value.id}`, status: outcome.value.status });
+  }
+  void plan;
+  return { built, failures };
+}
+
+export async function buildCommand(app: App, args: readonly string[]): Promise<BuildResult> {
+  const { plan, report, store } = await resolveAndBuild(app, parseSpecs(args));
+  return summarise(plan, report, store.storeDir);
+}
+
+function packagesOf(plan: Plan, ids: ReadonlyMap<PackageKey, StoreId>): GenerationPackage[] {
+  const roots = new Set(plan.roots);
+  return runClosure(plan, plan.roots).map((key) => {
+    const node = plan.nodes.get(key);
+    const storeId = ids.get(key);
+    if (node === undefined || storeId === undefined) throw new Error(`Assertion failed: ${key} missing from plan`);
+    const r = node.recipe;
+    return { name: r.name, version: r.version, slot: r.slot, storeId, options: node.options, requested: roots.has(key) };
+  });
+}
+
+/** Install or remove: re-resolve the profile's requests, build, then switch to a new generation atomically. */
+export async function changeProfile(app: App, edit: (requests: DepSpec[]) => DepSpec[]): Promise<ChangeResult> {
+  const store = await app.store();
+  const profile = new Profile(store, stringOption(app.options, 'profile') ?? 'default');
+  const lock = await profile.lock();
+  try {
+    const before = await profile.currentManifest();
+    const requests = edit((before?.requests ?? []).map((s) => parseDepSpec(s)));
+    const touched = new Set(requests.flatMap((r) => r.alternatives.map((a) => a.name)));
+    const prefer = new Map(
+      (before?.packages ?? []).filter((p) => !touched.has(p.name) || !p.requested).map((p) => [packageKey(p.name, p.slot), p.version]),
+    );
+    const { plan, report } = await resolveAndBuild(app, requests, prefer);
+    const build = summarise(plan, report, store.storeDir);
+    const packages = report.failed ? [] : packagesOf(plan, report.ids);
+    const base = { profile: profile.name, ...(before === undefined ? {} : { from: before.number }), build };
+    const diff = diffPackages(before?.packages ?? [], packages);
+    if (report.failed) return { ...base, changed: false, diff: diffPackages([], []) };
+    const same = before !== undefined && sameSet(before.packages, packages) && before.requests.length === requests.length;
+    if (same) return { ...base, to: before.number, changed: false, diff };
+    const n = await profile.create(requests.map(formatDepSpec), packages);
+    await profile.switchTo(n);
+    return { ...base, to: n, changed: true, diff };
+  } finally {
+    await lock.release();
+  }
+}
+
+function sameSet(a: readonly GenerationPackage[], b: readonly GenerationPackage[]): boolean {
+  const key = (p: GenerationPackage) => `${p.storeId}:${p.requested}`;
+  const x = a.map(key).sort().join(',');
+  return x === b.map(key).sort().join(',');
+}
+
+export function installEdit(args: readonly string[]) {
+  const specs = parseSpecs(args);
+  const names = new Set(specs.flatMap((s) => s.alternatives.map((a) => `${a.name}:${a.slot ?? ''}`)));
+  return (requests: DepSpec[]) => [
+    ...requests.filter((r) => !r.alternatives.some((a) => names.has(`${a.name}:${a.slot ?? ''}`))),
+    ...specs,
+  ];
+}
+
+export function removeEdit(args: readonly string[], profileName: string) {
+  if (args.length === 0) throw new AppError('E_USAGE', 'name at least one package to remove');
+  return (requests: DepSpec[]) => {
+    const kept = requests.filter((r) => !r.alternatives.some((a) => args.includes(a.name) || args.includes(`${a.name}:${a.slot ?? ''}`)));
+    const missing = args.filter((n) => !requests.some((r) => r.alternatives.some((a) => a.name === n.split(':')[0])));
+    if (missing.length > 0)
+      throw new AppError('E_PROFILE_NOT_INSTALLED', `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not installed in profile ${profileName}`, {
+        hint: `see what is: ferry generations --profile ${profileName}`,
+      });
+    return kept;
+  };
+}

@@ -1,0 +1,104 @@
+import { type Activity, type Code, type Reporter } from '../core/index.js';
+
+/** Plain lines on stderr: for CI logs and pipes. Progress lines are shown only with -v. */
+export class PlainReporter implements Reporter {
+  private readonly verbose: boolean;
+  private readonly names = new Map<string, string>();
+  private readonly started = new Map<string, number>();
+  constructor(verbose: boolean) {
+    this.verbose = verbose;
+  }
+  info(text: string): void {
+    process.stderr.write(`${text}\n`);
+  }
+  warn(code: Code | undefined, text: string): void {
+    process.stderr.write(`warning${code === undefined ? '' : ` [${code}]`}: ${text}\n`);
+  }
+  section(title: string): void {
+    process.stderr.write(`== ${title}\n`);
+  }
+  start(a: Activity): void {
+    this.names.set(a.id, a.text);
+    this.started.set(a.id, Date.now());
+    process.stderr.write(`${a.kind} ${a.text} …\n`);
+  }
+  progress(id: string, text: string): void {
+    if (this.verbose) process.stderr.write(`  ${this.names.get(id) ?? id}| ${text}\n`);
+  }
+  finish(id: string, outcome: 'ok' | 'failed' | 'skipped', text?: string): void {
+    const secs = ((Date.now() - (this.started.get(id) ?? Date.now())) / 1000).toFixed(1);
+    process.stderr.write(`${outcome === 'ok' ? 'done' : outcome} ${this.names.get(id) ?? id} (${secs}s)${text ? `: ${text}` : ''}\n`);
+  }
+}
+
+/** One status line per running activity, redrawn in place, on an interactive terminal. */
+export class TtyReporter extends PlainReporter {
+  private readonly live = new Map<string, string>();
+  private drawn = 0;
+  private last = 0;
+  override info(text: string): void {
+    this.clear();
+    super.info(text);
+    this.draw();
+  }
+  override warn(code: Code | undefined, text: string): void {
+    this.clear();
+    super.warn(code, text);
+    this.draw();
+  }
+  override start(a: Activity): void {
+    this.clear();
+    super.start(a);
+    this.live.set(a.id, `${a.kind} ${a.text}`);
+    this.draw();
+  }
+  override progress(id: string, text: string): void {
+    const label = this.live.get(id)?.split(' | ')[0];
+    if (label === undefined) return;
+    this.live.set(id, `${label} | ${text.replace(/\s+/g, ' ').slice(0, 70)}`);
+    if (Date.now() - this.last < 100) return;
+    this.clear();
+    this.draw();
+  }
+  override finish(id: string, outcome: 'ok' | 'failed' | 'skipped', text?: string): void {
+    this.live.delete(id);
+    this.clear();
+    super.finish(id, outcome, text);
+    this.draw();
+  }
+  private clear(): void {
+    if (this.drawn > 0) process.stderr.write(`\x1b[${this.drawn}A\x1b[J`);
+    this.drawn = 0;
+  }
+  private draw(): void {
+    this.last = Date.now();
+    const cols = process.stderr.columns || 80;
+    for (const line of this.live.values()) process.stderr.write(`${line.slice(0, cols - 1)}\n`);
+    this.drawn = this.live.size;
+  }
+}
+
+/** NDJSON events on stderr, for programs watching long work. */
+export class JsonReporter implements Reporter {
+  private emit(event: Record<string, unknown>): void {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+  }
+  info(text: string): void {
+    this.emit({ event: 'info', text });
+  }
+  warn(code: Code | undefined, text: string): void {
+    this.emit({ event: 'warn', code, text });
+  }
+  section(title: string): void {
+    this.emit({ event: 'section', title });
+  }
+  start(a: Activity): void {
+    this.emit({ event: 'start', ...a });
+  }
+  progress(id: string, text: string): void {
+    this.emit({ event: 'progress', id, text });
+  }
+  finish(id: string, outcome: string, text?: string): void {
+    this.emit({ event: 'finish', id, outcome, text });
+  }
+}

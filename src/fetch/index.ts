@@ -1,0 +1,1 @@
+export { fetchSource, hashLocal, sourceHash, type FetchedSource, type FetchOptions } from './fetch.js';

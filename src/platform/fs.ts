@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { isErrno } from '../core/index.js';
+
+/** A unique sibling name for `path`, in the same directory so a rename is atomic. */
+export function tempSibling(path: string): string {
+  return join(dirname(path), `.tmp-${basename(path)}-${randomBytes(6).toString('hex')}`);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Write a file so readers see either the old or the new content, never a torn one, even after a crash:
+ * temp file, fsync, rename, fsync the directory.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tempSibling(path);
+  const fh = await fs.open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/** Point symlink `path` at `target` atomically (new link under a temp name, then rename over the old one). */
+export async function replaceSymlink(target: string, path: string): Promise<void> {
+  const tmp = tempSibling(path);
+  await fs.symlink(target, tmp);
+  try {
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dirname(path));
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path);
+    return true;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return false;
+    throw e;
+  }
+}
+
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(path, 'utf8');
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
+/** Remove a tree that may contain read-only directories (store paths are made read-only). */
+export async function removeTree(path: string): Promise<void> {
+  try {
+    await fs.rm(path, { recursive: true, force: true });
+  } catch (e) {
+    if (!isErrno(e, 'EACCES') && !isErrno(e, 'EPERM')) throw e;
+    await makeWritable(path);
+    await fs.rm(path, { recursive: true, force: true });
+  }
+}
+
+export async function makeWritable(path: string): Promise<void> {
+  const st = await fs.lstat(path);
+  if (!st.isDirectory()) return;
+  await fs.chmod(path, st.mode | 0o700);
+  for (const entry of await fs.readdir(path)) await makeWritable(join(path, entry));
+}
+
+/** Clear write bits below `path` (not following symlinks), so accidental writes into the store fail. */
+export async function makeReadOnly(path: string): Promise<void> {
+  const st = await fs.lstat(path);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    for (const entry of await fs.readdir(path)) await makeReadOnly(join(path, entry));
+  }
+  await fs.chmod(path, st.mode & ~0o222);
+}
+
+export interface TreeEntry {
+  /** Path relative to the walked root, with '/' separators. */
+  readonly rel: string;
+  readonly kind: 'file' | 'dir' | 'symlink';
+  readonly mode: number;
+  readonly size: number;
+}
+
+/** Every entry below `root`, sorted by path, symlinks not followed. */
+export async function walkTree(root: string): Promise<TreeEntry[]> {
+  const out: TreeEntry[] = [];
+  async function visit(rel: string): Promise<void> {
+    const names = (await fs.readdir(rel === '' ? root : join(root, rel))).sort();
+    for (const name of names) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const st = await fs.lstat(join(root, r));
+      const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
+      out.push({ rel: r, kind, mode: st.mode & 0o7777, size: st.size });
+      if (kind === 'dir') await visit(r);
+    }
+  }
+  await visit('');
+  return out;
+}

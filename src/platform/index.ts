@@ -1,0 +1,16 @@
+export {
+  fsyncDir,
+  makeReadOnly,
+  makeWritable,
+  pathExists,
+  readTextIfExists,
+  removeTree,
+  replaceSymlink,
+  tempSibling,
+  walkTree,
+  writeFileAtomic,
+  type TreeEntry,
+} from './fs.js';
+export { FileLock } from './lock.js';
+export { runProcess, type RunOptions, type RunResult } from './process.js';
+export { BwrapSandbox, NoSandbox, probeSandbox, type Command, type Sandbox, type SandboxSpec } from './sandbox.js';

@@ -1,0 +1,10 @@
+export { diffPackages, type GenerationDiff, type PackageChange } from './diff.js';
+export {
+  GENERATION_FORMAT_VERSION,
+  listProfiles,
+  Profile,
+  type GenerationInfo,
+  type GenerationManifest,
+  type GenerationPackage,
+} from './profile.js';
+export { collectGarbage, type GcResult } from './gc.js';

@@ -1,0 +1,203 @@
+import * as fs from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { AppError, isErrno } from '../core/index.js';
+import { FileLock, fsyncDir, readTextIfExists, removeTree, replaceSymlink, walkTree } from '../platform/index.js';
+import type { Store, StoreId } from '../store/index.js';
+
+export const GENERATION_FORMAT_VERSION = 1;
+const MANIFEST = '.generation.json';
+
+export interface GenerationPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly slot: string;
+  readonly storeId: StoreId;
+  readonly options: Readonly<Record<string, boolean>>;
+  /** Asked for by the user (linked into the profile's view), as opposed to pulled in as a dependency. */
+  readonly requested: boolean;
+}
+
+export interface GenerationManifest {
+  readonly formatVersion: number;
+  readonly number: number;
+  readonly createdAt: string;
+  /** What the user asked for, as dependency strings: re-resolved by the next install or remove. */
+  readonly requests: readonly string[];
+  /** The whole run-time closure. Every store path here is kept alive by this generation. */
+  readonly packages: readonly GenerationPackage[];
+}
+
+export interface GenerationInfo {
+  readonly number: number;
+  readonly current: boolean;
+  readonly manifest: GenerationManifest;
+}
+
+const PROFILE_RE = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * A profile `<root>/profiles/P` is a symlink to `P.d/N`, a generation: a merged view (bin/, lib/, share/…) of
+ * symlinks into the store. Switching is one rename of that symlink, so a program started through the profile
+ * sees the whole old or the whole new generation.
+ */
+export class Profile {
+  readonly name: string;
+  readonly linkPath: string;
+  readonly gensDir: string;
+  private readonly store: Store;
+
+  constructor(store: Store, name: string) {
+    if (!PROFILE_RE.test(name))
+      throw new AppError('E_USAGE', `"${name}" is not a valid profile name`, { hint: 'use lowercase letters, digits, . _ -' });
+    this.store = store;
+    this.name = name;
+    this.linkPath = join(store.rootDir, 'profiles', name);
+    this.gensDir = join(store.rootDir, 'profiles', `${name}.d`);
+  }
+
+  async lock(): Promise<FileLock> {
+    await fs.mkdir(this.gensDir, { recursive: true });
+    return FileLock.acquire(join(this.gensDir, '.lock'));
+  }
+
+  async current(): Promise<number | undefined> {
+    try {
+      const target = await fs.readlink(this.linkPath);
+      const n = Number.parseInt(target.split('/').pop() ?? '', 10);
+      return Number.isFinite(n) ? n : undefined;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+  }
+
+  async numbers(): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.gensDir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+    return names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+  }
+
+  async read(n: number): Promise<GenerationManifest> {
+    const file = join(this.gensDir, String(n), MANIFEST);
+    const text = await readTextIfExists(file);
+    if (text === undefined)
+      throw new AppError('E_PROFILE_GENERATION', `profile ${this.name} has no generation ${n}`, {
+        hint: `list them with: ferry generations --profile ${this.name}`,
+      });
+    const m = JSON.parse(text) as GenerationManifest;
+    if (m.formatVersion > GENERATION_FORMAT_VERSION)
+      throw new AppError('E_STORE_FORMAT', `${file} has formatVersion ${m.formatVersion}; this ferry reads up to ${GENERATION_FORMAT_VERSION}`, {
+        hint: 'upgrade ferry',
+      });
+    return m;
+  }
+
+  async list(): Promise<GenerationInfo[]> {
+    const cur = await this.current();
+    const out: GenerationInfo[] = [];
+    for (const n of await this.numbers()) out.push({ number: n, current: n === cur, manifest: await this.read(n) });
+    return out;
+  }
+
+  /** The current generation's manifest, or an empty one for a new profile. */
+  async currentManifest(): Promise<GenerationManifest | undefined> {
+    const cur = await this.current();
+    return cur === undefined ? undefined : this.read(cur);
+  }
+
+  /** Build a new generation directory (not yet current): temp name, full tree, fsync, rename. */
+  async create(requests: readonly string[], packages: readonly GenerationPackage[]): Promise<number> {
+    await fs.mkdir(this.gensDir, { recursive: true });
+    await this.cleanTemps();
+    const number = Math.max(0, ...(await this.numbers())) + 1;
+    const tmp = join(this.gensDir, `.tmp-${number}-${process.pid}`);
+    await fs.mkdir(tmp);
+    const manifest: GenerationManifest = {
+      formatVersion: GENERATION_FORMAT_VERSION,
+      number,
+      createdAt: new Date().toISOString(),
+      requests,
+      packages,
+    };
+    try {
+      await this.link(tmp, packages.filter((p) => p.requested));
+      await fs.writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+      await syncTree(tmp);
+      await fs.rename(tmp, join(this.gensDir, String(number)));
+      await fsyncDir(this.gensDir);
+    } catch (e) {
+      await removeTree(tmp);
+      throw e;
+    }
+    return number;
+  }
+
+  /** Make generation `n` current: one atomic symlink rename. */
+  async switchTo(n: number): Promise<void> {
+    await this.read(n);
+    await replaceSymlink(`${this.name}.d/${n}`, this.linkPath);
+  }
+
+  async remove(n: number): Promise<void> {
+    if ((await this.current()) === n) throw new Error(`Assertion failed: removing the current generation ${n}`);
+    const grave = join(this.gensDir, `.tmp-rm-${n}`);
+    await fs.rename(join(this.gensDir, String(n)), grave);
+    await removeTree(grave);
+  }
+
+  private async cleanTemps(): Promise<void> {
+    for (const name of await fs.readdir(this.gensDir)) if (name.startsWith('.tmp-')) await removeTree(join(this.gensDir, name));
+  }
+
+  private async link(dir: string, packages: readonly GenerationPackage[]): Promise<void> {
+    const owner = new Map<string, GenerationPackage>();
+    for (const pkg of packages) {
+      const storePath = this.store.pathOf(pkg.storeId);
+      for (const e of await walkTree(storePath)) {
+        const dest = join(dir, e.rel);
+        if (e.kind === 'dir') {
+          await fs.mkdir(dest, { recursive: true });
+          continue;
+        }
+        const prev = owner.get(e.rel);
+        if (prev !== undefined) {
+          if (await sameContent(this.store.pathOf(prev.storeId), storePath, e.rel)) continue;
+          throw new AppError('E_PROFILE_COLLISION', `${prev.name} ${prev.version} and ${pkg.name} ${pkg.version} both provide ${e.rel} in profile ${this.name}`, {
+            hint: 'install one of them in another profile (--profile NAME), or remove one',
+          });
+        }
+        owner.set(e.rel, pkg);
+        await fs.symlink(relative(dirname(dest), join(storePath, e.rel)), dest);
+      }
+    }
+  }
+}
+
+async function sameContent(a: string, b: string, rel: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([fs.readFile(join(a, rel)), fs.readFile(join(b, rel))]);
+    return x.equals(y);
+  } catch {
+    return false;
+  }
+}
+
+async function syncTree(dir: string): Promise<void> {
+  for (const e of await walkTree(dir)) if (e.kind === 'dir') await fsyncDir(join(dir, e.rel));
+  await fsyncDir(dir);
+}
+
+export async function listProfiles(rootDir: string): Promise<string[]> {
+  try {
+    const names = await fs.readdir(join(rootDir, 'profiles'));
+    return names.filter((n) => !n.endsWith('.d') && !n.startsWith('.')).sort();
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+}

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError, isErrno } from '../core/index.js';
+import {
+  FileLock,
+  fsyncDir,
+  makeReadOnly,
+  makeWritable,
+  readTextIfExists,
+  removeTree,
+  walkTree,
+  writeFileAtomic,
+} from '../platform/index.js';
+import { recordOf } from './hashtree.js';
+import { parseMeta, parseStoreId, tryParseStoreId, type FileRecord, type StoreId, type StoreMeta } from './meta.js';
+
+export interface VerifyProblem {
+  readonly id: string;
+  readonly kind: 'modified' | 'missing' | 'unexpected' | 'no-metadata';
+  readonly file?: string;
+  readonly detail?: string;
+}
+
+/**
+ * The content-addressed store under `<root>/store`. A store path is registered when its directory exists;
+ * its metadata is written before the directory is renamed into place, so a visible path always has
+ * metadata and a crash leaves at most an unreferenced temporary directory or metadata file.
+ */
+export class Store {
+  readonly rootDir: string;
+  readonly storeDir: string;
+  private readonly metaDir: string;
+  private readonly lockDir: string;
+
+  private constructor(rootDir: string) {
+    this.rootDir = rootDir;
+    this.storeDir = join(rootDir, 'store');
+    this.metaDir = join(this.storeDir, '.meta');
+    this.lockDir = join(this.storeDir, '.locks');
+  }
+
+  static async open(rootDir: string): Promise<Store> {
+    const s = new Store(rootDir);
+    await fs.mkdir(s.metaDir, { recursive: true });
+    await fs.mkdir(s.lockDir, { recursive: true });
+    return s;
+  }
+
+  pathOf(id: StoreId): string {
+    return join(this.storeDir, id);
+  }
+
+  /**
+   * A fresh directory whose path has exactly the final store path's length, so paths embedded by a build
+   * that could not see the final path can be rewritten byte for byte.
+   */
+  async makeTempOut(id: StoreId): Promise<string> {
+    const prefix = '.tmp-';
+    const rand = randomBytes(id.length).toString('hex').slice(0, id.length - prefix.length);
+    const dir = join(this.storeDir, prefix + rand);
+    await fs.mkdir(dir);
+    return dir;
+  }
+
+  async has(id: StoreId): Promise<boolean> {
+    try {
+      return (await fs.lstat(this.pathOf(id))).isDirectory();
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return false;
+      throw e;
+    }
+  }
+
+  async list(): Promise<StoreId[]> {
+    const names = await fs.readdir(this.storeDir);
+    return names.map((n) => tryParseStoreId(n)).filter((n): n is StoreId => n !== undefined).sort();
+  }
+
+  async readMeta(id: StoreId): Promise<StoreMeta> {
+    const file = join(this.metaDir, `${id}.json`);
+    const text = await readTextIfExists(file);
+    if (text === undefined) throw new AppError('E_STORE_PATH', `no metadata for store path ${id}`, { hint: 'run ferry verify' });
+    return parseMeta(text, file);
+  }
+
+  async writeMeta(meta: StoreMeta): Promise<void> {
+    await writeFileAtomic(join(this.metaDir, `${meta.id}.json`), `${JSON.stringify(meta, null, 1)}\n`);
+  }
+
+  /** Holds off other ferry processes building or deleting the same store path. */
+  async lock(id: StoreId, onWait?: (pid: number) => void): Promise<FileLock> {
+    return FileLock.acquire(join(this.lockDir, id), onWait === undefined ? {} : { onWait });
+  }
+
+  /** Make `tmpDir` the store path `meta.id`: metadata first, then read-only, then one rename. */
+  async register(tmpDir: string, meta: StoreMeta): Promise<void> {
+    await this.writeMeta(meta);
+    await makeReadOnly(tmpDir);
+    await fs.chmod(tmpDir, 0o555);
+    await fs.rename(tmpDir, this.pathOf(meta.id));
+    await fsyncDir(this.storeDir);
+  }
+
+  /** Store paths reachable from `ids` through run-time references, including `ids`. */
+  async closure(ids: Iterable<StoreId>): Promise<Set<StoreId>> {
+    const seen = new Set<StoreId>();
+    const stack = [...ids];
+    for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      stack.push(...(await this.readMeta(id)).references);
+    }
+    return seen;
+  }
+
+  /** Remove a store path: out of sight first (rename), then its files, then its metadata. */
+  async delete(id: StoreId): Promise<void> {
+    const grave = join(this.storeDir, `.trash-${id}`);
+    try {
+      await fs.rename(this.pathOf(id), grave);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    }
+    await removeTree(grave);
+    await fs.rm(join(this.metaDir, `${id}.json`), { force: true });
+  }
+
+  /** Leftovers of interrupted work: temporary outputs, trash, and metadata without a path. */
+  async cleanLeftovers(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await fs.readdir(this.storeDir)) {
+      if (!name.startsWith('.tmp-') && !name.startsWith('.trash-')) continue;
+      const lock = await this.tryLockFor(name);
+      if (lock === 'busy') continue;
+      await removeTree(join(this.storeDir, name));
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  private async tryLockFor(name: string): Promise<'busy' | 'free'> {
+    // A temporary output belongs to a live build while any build lock is held by a live process.
+    const locks = await fs.readdir(this.lockDir);
+    if (name.startsWith('.tmp-') && locks.length > 0) {
+      for (const l of locks) {
+        const pid = Number.parseInt((await readTextIfExists(join(this.lockDir, l, 'pid'))) ?? '', 10);
+        if (Number.isFinite(pid) && isAlive(pid)) return 'busy';
+      }
+    }
+    return 'free';
+  }
+
+  /** Re-hash every store path against its recorded hashes. */
+  async verify(onPath?: (id: StoreId) => void): Promise<{ checked: number; problems: VerifyProblem[] }> {
+    const problems: VerifyProblem[] = [];
+    const ids = await this.list();
+    for (const id of ids) {
+      onPath?.(id);
+      let meta: StoreMeta;
+      try {
+        meta = await this.readMeta(id);
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        problems.push({ id, kind: 'no-metadata', detail: e.message });
+        continue;
+      }
+      problems.push(...(await this.verifyPath(id, meta.files)));
+    }
+    return { checked: ids.length, problems };
+  }
+
+  async verifyPath(id: StoreId, files: Readonly<Record<string, FileRecord>>): Promise<VerifyProblem[]> {
+    const problems: VerifyProblem[] = [];
+    const dir = this.pathOf(parseStoreId(id));
+    const seen = new Set<string>();
+    for (const e of await walkTree(dir)) {
+      seen.add(e.rel);
+      const want = files[e.rel];
+      if (want === undefined) {
+        problems.push({ id, kind: 'unexpected', file: e.rel });
+        continue;
+      }
+      const got = await recordOf(join(dir, e.rel), e.kind, e.mode, e.size);
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        problems.push({ id, kind: 'modified', file: e.rel, detail: describeDiff(want, got) });
+    }
+    for (const rel of Object.keys(files)) if (!seen.has(rel)) problems.push({ id, kind: 'missing', file: rel });
+    return problems;
+  }
+
+  /** Temporarily writable, for relocation only. */
+  async withWritable<T>(id: StoreId, fn: (dir: string) => Promise<T>): Promise<T> {
+    const dir = this.pathOf(id);
+    await makeWritable(dir);
+    try {
+      return await fn(dir);
+    } finally {
+      await makeReadOnly(dir);
+    }
+  }
+}
+
+function describeDiff(want: FileRecord, got: FileRecord): string {
+  if (want.type !== got.type) return `was a ${want.type}, is a ${got.type}`;
+  if (want.type === 'file' && got.type === 'file') {
+    if (want.sha256 !== got.sha256) return `sha256 recorded ${want.sha256}, found ${got.sha256}`;
+    return `executable bit recorded ${want.executable}, found ${got.executable}`;
+  }
+  if (want.type === 'symlink' && got.type === 'symlink') return `link target recorded ${want.target}, found ${got.target}`;
+  return 'differs';
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return isErrno(e, 'EPERM');
+  }
+}
