@@ -38,7 +38,9 @@ function report(e: unknown, json: boolean): number {
     return EXIT.failure;
   }
   if (json) {
-    process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint, ...e.details } }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint, ...e.details } }, null, 2)}\n`,
+    );
   } else {
     process.stderr.write(`error [${e.code}]: ${e.message}\n`);
     if (e.hint !== undefined) process.stderr.write(`  hint: ${e.hint}\n`);

@@ -3,10 +3,24 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { AppError, type Context, type Sha256 } from '../core/index.js';
 import { fetchSource, type FetchedSource } from '../fetch/index.js';
-import { removeTree, runProcess, walkTree, type Command, type Sandbox, type SandboxSpec } from '../platform/index.js';
+import {
+  removeTree,
+  runProcess,
+  walkTree,
+  type Command,
+  type Sandbox,
+  type SandboxSpec,
+} from '../platform/index.js';
 import { conditionHolds, type Recipe } from '../recipe/index.js';
 import type { PlanNode } from '../resolve/index.js';
-import { filesContaining, hashTree, META_FORMAT_VERSION, type Store, type StoreId, type StoreMeta } from '../store/index.js';
+import {
+  filesContaining,
+  hashTree,
+  META_FORMAT_VERSION,
+  type Store,
+  type StoreId,
+  type StoreMeta,
+} from '../store/index.js';
 import { fixAndCheckElf } from './checks.js';
 import { buildEnv, buildScript } from './env.js';
 import type { Platform } from './ids.js';
@@ -31,12 +45,21 @@ export interface BuilderOptions {
   readonly suggest: (soname: string) => string | undefined;
 }
 
-export type BuildOutcome = { readonly status: 'built' | 'present'; readonly id: StoreId; readonly logFile?: string };
+export interface BuildOutcome {
+  readonly status: 'built' | 'present';
+  readonly id: StoreId;
+  readonly logFile?: string;
+}
 
 const HIDDEN = ['/usr/local', '/opt'];
 
 /** Build one plan node into the store, unless another process already did. */
-export async function buildOne(ctx: Context, store: Store, job: BuildJob, opts: BuilderOptions): Promise<BuildOutcome> {
+export async function buildOne(
+  ctx: Context,
+  store: Store,
+  job: BuildJob,
+  opts: BuilderOptions,
+): Promise<BuildOutcome> {
   const label = `${job.node.recipe.name} ${job.node.recipe.version}`;
   if (await store.has(job.id)) return { status: 'present', id: job.id };
   const lock = await store.lock(job.id, (pid) => {
@@ -53,7 +76,8 @@ export async function buildOne(ctx: Context, store: Store, job: BuildJob, opts: 
 async function buildLocked(ctx: Context, store: Store, job: BuildJob, opts: BuilderOptions, label: string) {
   const recipe = job.node.recipe;
   const sources: FetchedSource[] = [];
-  for (const s of recipe.sources) sources.push(await fetchSource(ctx, recipe, s, { allowNetwork: opts.allowNetwork }));
+  for (const s of recipe.sources)
+    sources.push(await fetchSource(ctx, recipe, s, { allowNetwork: opts.allowNetwork }));
   const logDir = join(ctx.rootDir, 'var', 'log');
   await fs.mkdir(logDir, { recursive: true });
   const logFile = join(logDir, `${job.id}.log`);
@@ -88,7 +112,9 @@ async function buildLocked(ctx: Context, store: Store, job: BuildJob, opts: Buil
       recipeEnv: recipe.build.env,
       tmpDir: opts.sandbox.kind === 'none' ? join(buildDir, '.tmp') : '/tmp',
     });
-    const args = recipe.build.configureArgs.filter((a) => conditionHolds(a.condition, job.node.options)).map((a) => a.value);
+    const args = recipe.build.configureArgs
+      .filter((a) => conditionHolds(a.condition, job.node.options))
+      .map((a) => a.value);
     const script = buildScript(recipe.build.system, recipe.build.script);
     const r = await run({ file: '/bin/sh', args: ['-c', script, 'ferry-build', ...args] }, srcDir, env);
     if (r.exitCode !== 0) throw await buildFailed(label, logFile, r.exitCode);
@@ -106,7 +132,12 @@ async function buildLocked(ctx: Context, store: Store, job: BuildJob, opts: Buil
 
 type Runner = (cmd: Command, cwd: string, env: Record<string, string>) => ReturnType<typeof runProcess>;
 
-function makeRunner(sandbox: Sandbox, spec: SandboxSpec, logFile: string, onLine: (l: string) => void): Runner {
+function makeRunner(
+  sandbox: Sandbox,
+  spec: SandboxSpec,
+  logFile: string,
+  onLine: (l: string) => void,
+): Runner {
   return (cmd, cwd, env) => {
     const wrapped = sandbox.wrap({ ...spec, buildDir: spec.buildDir }, cmd);
     const inner = sandbox.kind === 'bwrap' ? withChdir(wrapped, cwd) : wrapped;
@@ -123,7 +154,13 @@ function withChdir(cmd: Command, cwd: string): Command {
 }
 
 /** Unpack every source into `dest` (inside the sandbox, so a hostile archive can only write there). */
-async function unpack(run: Runner, sources: readonly FetchedSource[], dest: string, label: string, logFile: string) {
+async function unpack(
+  run: Runner,
+  sources: readonly FetchedSource[],
+  dest: string,
+  label: string,
+  logFile: string,
+) {
   const env = { PATH: '/usr/bin:/bin', LANG: 'C' };
   for (const s of sources) {
     if (s.kind === 'dir') {
@@ -134,8 +171,13 @@ async function unpack(run: Runner, sources: readonly FetchedSource[], dest: stri
       await fs.copyFile(s.path, join(dest, basename(s.path)));
       continue;
     }
-    const r = await run({ file: 'tar', args: ['-xf', s.path, '--no-same-owner', '--no-same-permissions', '-C', dest] }, dest, env);
-    if (r.exitCode !== 0) throw await buildFailed(`${label} (unpacking ${basename(s.path)})`, logFile, r.exitCode);
+    const r = await run(
+      { file: 'tar', args: ['-xf', s.path, '--no-same-owner', '--no-same-permissions', '-C', dest] },
+      dest,
+      env,
+    );
+    if (r.exitCode !== 0)
+      throw await buildFailed(`${label} (unpacking ${basename(s.path)})`, logFile, r.exitCode);
   }
   const entries = (await fs.readdir(dest)).filter((n) => !n.startsWith('.'));
   const first = entries.length === 1 ? join(dest, entries[0] ?? '') : dest;
@@ -145,10 +187,14 @@ async function unpack(run: Runner, sources: readonly FetchedSource[], dest: stri
 async function buildFailed(label: string, logFile: string, exitCode: number): Promise<AppError> {
   const text = await fs.readFile(logFile, 'utf8');
   const tail = text.trimEnd().split('\n').slice(-25).join('\n');
-  return new AppError('E_BUILD_FAILED', `build of ${label} failed (exit status ${exitCode}); last lines:\n${tail}`, {
-    hint: `full log: ${logFile}`,
-    details: { logFile },
-  });
+  return new AppError(
+    'E_BUILD_FAILED',
+    `build of ${label} failed (exit status ${exitCode}); last lines:\n${tail}`,
+    {
+      hint: `full log: ${logFile}`,
+      details: { logFile },
+    },
+  );
 }
 
 interface PostInput {
@@ -163,9 +209,13 @@ async function postprocess(ctx: Context, store: Store, job: BuildJob, opts: Buil
   if (p.prefix !== finalPath) await rewriteSameLength(p.outDir, p.prefix, finalPath);
   const leaks = await filesContaining(p.outDir, p.buildDir);
   if (leaks.length > 0)
-    throw new AppError('E_BUILD_LEAKS_BUILDDIR', `${p.label}: ${leaks.length} output file(s) contain the build directory ${p.buildDir}: ${leaks.slice(0, 5).join(', ')}`, {
-      hint: 'such files break once the build directory is gone; fix the recipe (e.g. pass the install prefix, not the source dir)',
-    });
+    throw new AppError(
+      'E_BUILD_LEAKS_BUILDDIR',
+      `${p.label}: ${leaks.length} output file(s) contain the build directory ${p.buildDir}: ${leaks.slice(0, 5).join(', ')}`,
+      {
+        hint: 'such files break once the build directory is gone; fix the recipe (e.g. pass the install prefix, not the source dir)',
+      },
+    );
   const elf = await fixAndCheckElf({
     outDir: p.outDir,
     finalPath,

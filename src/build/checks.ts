@@ -5,7 +5,8 @@ import { readElf, compareGlibc, type ElfInfo } from '../elf/index.js';
 import { runProcess, walkTree } from '../platform/index.js';
 
 /** Libraries every Linux program may take from the host: the C runtime and the compiler's support libraries. */
-const C_RUNTIME = /^(libc|libm|libdl|libpthread|librt|libutil|libresolv|libanl|libmvec|libgcc_s|libstdc\+\+|libatomic|ld-linux[\w.-]*|ld64)\.so(\.[\d.]+)?$|^ld-linux.*\.so\.\d+$/;
+const C_RUNTIME =
+  /^(libc|libm|libdl|libpthread|librt|libutil|libresolv|libanl|libmvec|libgcc_s|libstdc\+\+|libatomic|ld-linux[\w.-]*|ld64)\.so(\.[\d.]+)?$|^ld-linux.*\.so\.\d+$/;
 
 const HOST_LIB_DIRS = [
   '/lib/x86_64-linux-gnu',
@@ -66,7 +67,9 @@ export async function fixAndCheckElf(input: ElfFixInput): Promise<ElfSummary> {
 async function fixOne(input: ElfFixInput, rel: string, info: ElfInfo): Promise<void> {
   const fileDirFinal = dirname(join(input.finalPath, rel));
   const entries = [...info.runpath, ...info.rpath];
-  const resolved = entries.map((p) => expandOrigin(p, fileDirFinal)).filter((p) => !p.startsWith(input.buildDir));
+  const resolved = entries
+    .map((p) => expandOrigin(p, fileDirFinal))
+    .filter((p) => !p.startsWith(input.buildDir));
   const newRunpath: string[] = [];
   const addDir = (dir: string) => {
     const rp = toOrigin(dir, fileDirFinal, input.storeDir);
@@ -78,26 +81,40 @@ async function fixOne(input: ElfFixInput, rel: string, info: ElfInfo): Promise<v
     if (found === undefined) throw await undeclared(input, rel, lib);
     addDir(found);
   }
-  for (const dir of resolved) if (!dir.startsWith(input.storeDir) && !newRunpath.includes(dir)) newRunpath.push(dir);
+  for (const dir of resolved)
+    if (!dir.startsWith(input.storeDir) && !newRunpath.includes(dir)) newRunpath.push(dir);
   const old = entries.join(':');
   const next = newRunpath.join(':');
   if (old === next || (old === '' && next === '')) return;
   const path = join(input.outDir, rel);
   const st = await fs.stat(path);
   await fs.chmod(path, st.mode | 0o200);
-  const r = await runProcess('patchelf', next === '' ? ['--remove-rpath', path] : ['--set-rpath', next, path]);
+  const r = await runProcess(
+    'patchelf',
+    next === '' ? ['--remove-rpath', path] : ['--set-rpath', next, path],
+  );
   await fs.chmod(path, st.mode);
   if (r.exitCode !== 0)
-    throw new AppError('E_BUILD_FAILED', `${input.label}: patchelf could not set the run path of ${rel}: ${r.stderr.trim()}`, {
-      hint: 'is patchelf installed? (apt-get install patchelf)',
-    });
+    throw new AppError(
+      'E_BUILD_FAILED',
+      `${input.label}: patchelf could not set the run path of ${rel}: ${r.stderr.trim()}`,
+      {
+        hint: 'is patchelf installed? (apt-get install patchelf)',
+      },
+    );
 }
 
 /** The directory (as seen at the final path) that provides `lib`, or undefined when nothing declared does. */
-async function findLib(input: ElfFixInput, lib: string, runpath: readonly string[]): Promise<string | undefined> {
+async function findLib(
+  input: ElfFixInput,
+  lib: string,
+  runpath: readonly string[],
+): Promise<string | undefined> {
   const own = [join(input.finalPath, 'lib'), join(input.finalPath, 'lib64')];
   const allowed = [input.finalPath, ...input.runInputs];
-  const candidates = [...runpath, ...own].filter((d) => allowed.some((a) => d === a || d.startsWith(`${a}/`)));
+  const candidates = [...runpath, ...own].filter((d) =>
+    allowed.some((a) => d === a || d.startsWith(`${a}/`)),
+  );
   for (const dir of candidates) {
     const real = dir.startsWith(input.finalPath) ? input.outDir + dir.slice(input.finalPath.length) : dir;
     if (await exists(join(real, lib))) return dir;
@@ -108,17 +125,22 @@ async function findLib(input: ElfFixInput, lib: string, runpath: readonly string
 async function undeclared(input: ElfFixInput, rel: string, lib: string): Promise<AppError> {
   const host = await hostPathOf(lib);
   const suggestion = input.suggest(lib);
-  const where = host === undefined ? 'it is not on this host either' : `the build picked up the host's ${host}`;
+  const where =
+    host === undefined ? 'it is not on this host either' : `the build picked up the host's ${host}`;
   const hint =
     suggestion !== undefined
       ? `declare it: add "${suggestion}" to [depends] run`
       : input.buildOnlyInputs.length > 0
         ? 'if a build dependency provides it, move that dependency to [depends] run'
         : `write a recipe that provides ${lib} and add it to [depends] run`;
-  return new AppError('E_BUILD_UNDECLARED_LIB', `${input.label}: ${rel} needs ${lib}, which no declared run dependency provides; ${where}`, {
-    hint,
-    details: { file: rel, library: lib, hostPath: host ?? null },
-  });
+  return new AppError(
+    'E_BUILD_UNDECLARED_LIB',
+    `${input.label}: ${rel} needs ${lib}, which no declared run dependency provides; ${where}`,
+    {
+      hint,
+      details: { file: rel, library: lib, hostPath: host ?? null },
+    },
+  );
 }
 
 async function hostPathOf(lib: string): Promise<string | undefined> {

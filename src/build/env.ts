@@ -23,7 +23,9 @@ export function buildEnv(input: BuildEnvInput): Record<string, string> {
   const base: Record<string, string> = {
     PATH: [...dirs('bin'), HOST_PATH].join(':'),
     PKG_CONFIG_PATH: [...dirs('lib/pkgconfig'), ...dirs('share/pkgconfig')].join(':'),
-    CPPFLAGS: dirs('include').map((d) => `-I${d}`).join(' '),
+    CPPFLAGS: dirs('include')
+      .map((d) => `-I${d}`)
+      .join(' '),
     LDFLAGS: [
       ...dirs('lib').map((d) => `-L${d}`),
       ...[`${input.prefix}/lib`, ...dirs('lib')].map((d) => `-Wl,-rpath,${d}`),

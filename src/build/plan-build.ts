@@ -32,7 +32,12 @@ export interface BuildReport {
 }
 
 /** Build every node of the plan that the store lacks, independent ones in parallel. */
-export async function buildPlan(ctx: Context, store: Store, plan: Plan, opts: BuildPlanOptions): Promise<BuildReport> {
+export async function buildPlan(
+  ctx: Context,
+  store: Store,
+  plan: Plan,
+  opts: BuildPlanOptions,
+): Promise<BuildReport> {
   const { ids } = await realisePlanIds(plan);
   const idOf = (k: PackageKey): StoreId => {
     const id = ids.get(k);
@@ -43,7 +48,11 @@ export async function buildPlan(ctx: Context, store: Store, plan: Plan, opts: Bu
   const keys = topoOrder(plan);
   const results = await runDag(
     keys,
-    { jobs: opts.parallel, keepGoing: opts.keepGoing, deps: (k) => [...(plan.nodes.get(k)?.buildDeps ?? []), ...(plan.nodes.get(k)?.runDeps ?? [])] },
+    {
+      jobs: opts.parallel,
+      keepGoing: opts.keepGoing,
+      deps: (k) => [...(plan.nodes.get(k)?.buildDeps ?? []), ...(plan.nodes.get(k)?.runDeps ?? [])],
+    },
     async (key) => {
       const node = plan.nodes.get(key);
       if (node === undefined) throw new Error(`Assertion failed: ${key} not in plan`);

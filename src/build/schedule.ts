@@ -24,29 +24,36 @@ export async function runDag<K, T>(
   const pending = new Set(keys);
   const running = new Map<K, Promise<void>>();
   let stop = false;
-  const ready = (k: K) => options.deps(k).every((d) => results.get(d)?.status === 'done' || !keys.includes(d));
-  const blocker = (k: K) => options.deps(k).find((d) => keys.includes(d) && results.has(d) && results.get(d)?.status !== 'done');
+  const ready = (k: K) =>
+    options.deps(k).every((d) => results.get(d)?.status === 'done' || !keys.includes(d));
+  const blocker = (k: K) =>
+    options.deps(k).find((d) => keys.includes(d) && results.has(d) && results.get(d)?.status !== 'done');
   for (;;) {
     for (const k of [...pending]) {
       const b = blocker(k);
       if (b !== undefined || stop) {
         pending.delete(k);
-        results.set(k, { status: 'skipped', because: b === undefined ? 'an earlier build failed' : String(b) });
+        results.set(k, {
+          status: 'skipped',
+          because: b === undefined ? 'an earlier build failed' : String(b),
+        });
         continue;
       }
       if (running.size >= options.jobs || !ready(k)) continue;
       pending.delete(k);
       running.set(
         k,
-        work(k).then(
-          (value) => {
-            results.set(k, { status: 'done', value });
-          },
-          (error: unknown) => {
-            results.set(k, { status: 'failed', error });
-            if (!options.keepGoing) stop = true;
-          },
-        ).finally(() => running.delete(k)),
+        work(k)
+          .then(
+            (value) => {
+              results.set(k, { status: 'done', value });
+            },
+            (error: unknown) => {
+              results.set(k, { status: 'failed', error });
+              if (!options.keepGoing) stop = true;
+            },
+          )
+          .finally(() => running.delete(k)),
       );
     }
     if (running.size === 0) break;

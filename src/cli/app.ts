@@ -23,7 +23,9 @@ export class App {
   constructor(options: OptionValues, env: NodeJS.ProcessEnv, reporter?: Reporter) {
     this.options = options;
     this.json = options.json === true;
-    const rootDir = resolve(stringOption(options, 'root') ?? env.FERRY_ROOT ?? join(homedir(), '.local', 'share', 'ferry'));
+    const rootDir = resolve(
+      stringOption(options, 'root') ?? env.FERRY_ROOT ?? join(homedir(), '.local', 'share', 'ferry'),
+    );
     const portsDirs = [
       ...listOption(options, 'ports').map((p) => resolve(p)),
       ...splitPath(env.FERRY_PORTS).map((p) => resolve(p)),

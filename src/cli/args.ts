@@ -20,8 +20,17 @@ export interface ParsedArgs {
 }
 
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
-  { name: 'root', value: 'DIR', help: 'ferry root (store, profiles, distfiles); default $FERRY_ROOT or ~/.local/share/ferry' },
-  { name: 'ports', value: 'DIR', repeatable: true, help: 'a ports tree searched before the bundled one (repeatable; also FERRY_PORTS)' },
+  {
+    name: 'root',
+    value: 'DIR',
+    help: 'ferry root (store, profiles, distfiles); default $FERRY_ROOT or ~/.local/share/ferry',
+  },
+  {
+    name: 'ports',
+    value: 'DIR',
+    repeatable: true,
+    help: 'a ports tree searched before the bundled one (repeatable; also FERRY_PORTS)',
+  },
   { name: 'json', help: 'print the result as one JSON document on stdout, events as NDJSON on stderr' },
   { name: 'verbose', short: 'v', help: 'show build output and more detail' },
   { name: 'help', short: 'h', help: 'show help' },
@@ -31,7 +40,11 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
  * Splits argv into command words, options and positionals. Global options may stand before or after the
  * command; `--opt=value` and `--opt value` both work.
  */
-export function parseArgs(argv: readonly string[], isCommandWord: (words: readonly string[]) => boolean, specsFor: (command: readonly string[]) => readonly OptionSpec[]): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  isCommandWord: (words: readonly string[]) => boolean,
+  specsFor: (command: readonly string[]) => readonly OptionSpec[],
+): ParsedArgs {
   const command: string[] = [];
   const positionals: string[] = [];
   const raw: { spec?: OptionSpec; name: string; value: string | undefined }[] = [];
@@ -45,7 +58,8 @@ export function parseArgs(argv: readonly string[], isCommandWord: (words: readon
     if (a.startsWith('-') && a !== '-') {
       const eq = a.indexOf('=');
       const name = a.startsWith('--') ? a.slice(2, eq === -1 ? undefined : eq) : a.slice(1, 2);
-      const inline = eq === -1 ? (a.startsWith('--') || a.length === 2 ? undefined : a.slice(2)) : a.slice(eq + 1);
+      const inline =
+        eq === -1 ? (a.startsWith('--') || a.length === 2 ? undefined : a.slice(2)) : a.slice(eq + 1);
       raw.push({ name, value: inline, ...(a.startsWith('--') ? {} : { short: true }) });
       const spec = findSpec([...GLOBAL_OPTIONS, ...specsFor(command)], name, !a.startsWith('--'));
       if (spec?.value !== undefined && inline === undefined) {
@@ -63,7 +77,10 @@ export function parseArgs(argv: readonly string[], isCommandWord: (words: readon
   const options: Record<string, string | boolean | string[]> = {};
   for (const r of raw) {
     const spec = findSpec(specs, r.name, r.name.length === 1);
-    if (spec === undefined) throw usage(`unknown option ${r.name.length === 1 ? '-' : '--'}${r.name}${command.length > 0 ? ` for "ferry ${command.join(' ')}"` : ''}`);
+    if (spec === undefined)
+      throw usage(
+        `unknown option ${r.name.length === 1 ? '-' : '--'}${r.name}${command.length > 0 ? ` for "ferry ${command.join(' ')}"` : ''}`,
+      );
     if (spec.value === undefined) {
       if (r.value !== undefined) throw usage(`option --${spec.name} takes no value`);
       options[spec.name] = true;
@@ -87,7 +104,8 @@ export function intOption(options: OptionValues, name: string, fallback: number)
   const v = options[name];
   if (v === undefined) return fallback;
   const n = typeof v === 'string' ? Number.parseInt(v, 10) : NaN;
-  if (!Number.isInteger(n) || n < 0 || String(n) !== String(v).trim()) throw usage(`--${name} expects a whole number, got "${String(v)}"`);
+  if (!Number.isInteger(n) || n < 0 || String(n) !== String(v).trim())
+    throw usage(`--${name} expects a whole number, got "${String(v)}"`);
   return n;
 }
 

@@ -3,8 +3,21 @@ import type { GenerationDiff } from '../profile/index.js';
 import type { OptionSpec } from './args.js';
 import type { App } from './app.js';
 import { demoCommand } from './demo.js';
-import { diffCommand, generationsCommand, rollbackCommand, runCommand, switchCommand } from './generations.js';
-import { buildCommand, changeProfile, installEdit, removeEdit, type BuildResult, type ChangeResult } from './install.js';
+import {
+  diffCommand,
+  generationsCommand,
+  rollbackCommand,
+  runCommand,
+  switchCommand,
+} from './generations.js';
+import {
+  buildCommand,
+  changeProfile,
+  installEdit,
+  removeEdit,
+  type BuildResult,
+  type ChangeResult,
+} from './install.js';
 import { gcCommand, recipeCheckCommand, relocateCommand, verifyCommand } from './maintenance.js';
 import { stringOption } from './args.js';
 
@@ -24,11 +37,24 @@ export interface CommandSpec {
   readonly run: (app: App, args: readonly string[], rest: readonly string[]) => Promise<Outcome>;
 }
 
-const PROFILE: OptionSpec = { name: 'profile', value: 'P', help: 'the profile to act on (default: "default")' };
+const PROFILE: OptionSpec = {
+  name: 'profile',
+  value: 'P',
+  help: 'the profile to act on (default: "default")',
+};
 const BUILD_OPTIONS: readonly OptionSpec[] = [
-  { name: 'jobs', short: 'j', value: 'N', help: 'independent builds to run at once (default: number of cores)' },
+  {
+    name: 'jobs',
+    short: 'j',
+    value: 'N',
+    help: 'independent builds to run at once (default: number of cores)',
+  },
   { name: 'keep-going', help: 'after a failed build, go on with everything that does not depend on it' },
-  { name: 'sandbox', value: 'on|off', help: 'off builds without namespaces (only where they are unavailable)' },
+  {
+    name: 'sandbox',
+    value: 'on|off',
+    help: 'off builds without namespaces (only where they are unavailable)',
+  },
   { name: 'offline', help: 'never download; sources must be in a distfiles directory' },
 ];
 
@@ -49,7 +75,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'Store paths stay until `ferry gc`; `ferry rollback` brings the package back instantly.',
     options: [PROFILE, ...BUILD_OPTIONS],
     run: async (app, args) =>
-      changeOutcome(await changeProfile(app, removeEdit(args, stringOption(app.options, 'profile') ?? 'default'))),
+      changeOutcome(
+        await changeProfile(app, removeEdit(args, stringOption(app.options, 'profile') ?? 'default')),
+      ),
   },
   {
     words: ['build'],
@@ -71,14 +99,19 @@ export const COMMANDS: readonly CommandSpec[] = [
         const pkgs = g.manifest.packages.filter((p) => p.requested).map((p) => `${p.name}-${p.version}`);
         return `${g.current ? '*' : ' '} ${String(g.number).padStart(3)}  ${g.manifest.createdAt.slice(0, 19).replace('T', ' ')}  ${pkgs.join(' ')}`;
       });
-      return { data: r, text: text.length > 0 ? text : [`profile ${r.profile} has no generations yet`], exitCode: 0 };
+      return {
+        data: r,
+        text: text.length > 0 ? text : [`profile ${r.profile} has no generations yet`],
+        exitCode: 0,
+      };
     },
   },
   {
     words: ['rollback'],
     usage: 'ferry rollback [--profile P]',
     summary: 'switch back to the previous generation',
-    description: 'Atomic: one symlink rename. Newer generations are kept; `ferry switch --to N` goes forward again.',
+    description:
+      'Atomic: one symlink rename. Newer generations are kept; `ferry switch --to N` goes forward again.',
     options: [PROFILE],
     run: async (app) => switchOutcome(await rollbackCommand(app)),
   },
@@ -105,7 +138,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['run'],
     usage: 'ferry run [--profile P] [--generation N] -- CMD…',
     summary: 'run a command inside a generation without switching to it',
-    description: "Try an upgrade side by side before it touches production: CMD runs with the generation's bin/ first on PATH.",
+    description:
+      "Try an upgrade side by side before it touches production: CMD runs with the generation's bin/ first on PATH.",
     options: [PROFILE, { name: 'generation', value: 'N', help: 'the generation (default: current)' }],
     run: async (app, _args, rest) => ({ data: null, text: [], exitCode: await runCommand(app, rest) }),
   },
@@ -135,12 +169,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['verify'],
     usage: 'ferry verify',
     summary: 're-hash the store against recorded hashes',
-    description: 'Reports every modified, missing or unexpected file; exit status 1 if any. Also clears leftovers of interrupted work.',
+    description:
+      'Reports every modified, missing or unexpected file; exit status 1 if any. Also clears leftovers of interrupted work.',
     options: [],
     run: async (app) => {
       const r = await verifyCommand(app);
       const text = [
-        ...r.problems.map((p) => `${p.id}: ${p.kind}${p.file === undefined ? '' : ` ${p.file}`}${p.detail === undefined ? '' : ` (${p.detail})`}`),
+        ...r.problems.map(
+          (p) =>
+            `${p.id}: ${p.kind}${p.file === undefined ? '' : ` ${p.file}`}${p.detail === undefined ? '' : ` (${p.detail})`}`,
+        ),
         `${r.checked} store path(s) checked, ${r.problems.length} problem(s)${r.cleaned.length > 0 ? `, ${r.cleaned.length} leftover(s) of interrupted work removed` : ''}`,
       ];
       return { data: r, text, exitCode: r.problems.length > 0 ? 1 : 0 };
@@ -150,11 +188,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['relocate'],
     usage: 'ferry relocate',
     summary: 'after moving the root, rewrite the old root path where files embed it',
-    description: 'Run paths are $ORIGIN-relative and profile links are relative, so programs run after a move; this fixes text files (and binaries, when the new path is not longer) that embed the root.',
+    description:
+      'Run paths are $ORIGIN-relative and profile links are relative, so programs run after a move; this fixes text files (and binaries, when the new path is not longer) that embed the root.',
     options: [],
     run: async (app) => {
       const r = await relocateCommand(app);
-      return { data: r, text: [`relocated ${r.files} file(s) in ${r.paths} store path(s) to ${r.root}`], exitCode: 0 };
+      return {
+        data: r,
+        text: [`relocated ${r.files} file(s) in ${r.paths} store path(s) to ${r.root}`],
+        exitCode: 0,
+      };
     },
   },
   {
@@ -169,7 +212,10 @@ export const COMMANDS: readonly CommandSpec[] = [
         ...r.errors.map((e) => `${e.message}${e.hint === undefined ? '' : `\n  hint: ${e.hint}`}`),
         `${r.checked} recipe(s) checked, ${r.errors.length} error(s)`,
       ];
-      const data = { checked: r.checked, errors: r.errors.map((e) => ({ code: e.code, message: e.message, hint: e.hint, ...e.details })) };
+      const data = {
+        checked: r.checked,
+        errors: r.errors.map((e) => ({ code: e.code, message: e.message, hint: e.hint, ...e.details })),
+      };
       return Promise.resolve({ data, text, exitCode: r.errors.length > 0 ? 1 : 0 });
     },
   },
@@ -196,7 +242,10 @@ export function renderDiff(d: GenerationDiff): string[] {
 
 function buildLines(b: BuildResult): string[] {
   const lines = b.built.map((x) => `${x.status === 'built' ? 'built  ' : 'present'} ${x.storePath}`);
-  for (const f of b.failures) lines.push(`FAILED ${f.key} [${f.code}]: ${f.message}${f.hint === undefined ? '' : `\n  hint: ${f.hint}`}`);
+  for (const f of b.failures)
+    lines.push(
+      `FAILED ${f.key} [${f.code}]: ${f.message}${f.hint === undefined ? '' : `\n  hint: ${f.hint}`}`,
+    );
   return lines;
 }
 
@@ -208,13 +257,25 @@ function buildOutcome(b: BuildResult): Outcome {
 function changeOutcome(r: ChangeResult): Outcome {
   const failures = r.build.failures.length > 0;
   const text = failures
-    ? [...buildLines({ built: [], failures: r.build.failures }), `profile ${r.profile} unchanged (generation ${r.from ?? 'none'})`]
+    ? [
+        ...buildLines({ built: [], failures: r.build.failures }),
+        `profile ${r.profile} unchanged (generation ${r.from ?? 'none'})`,
+      ]
     : r.changed
       ? [`profile ${r.profile}: generation ${r.from ?? 'none'} → ${r.to}`, ...renderDiff(r.diff)]
       : [`profile ${r.profile}: nothing to do (generation ${r.to ?? 'none'})`];
   return { data: r, text, exitCode: failures ? 1 : 0 };
 }
 
-function switchOutcome(r: { profile: string; from: number | undefined; to: number; diff: GenerationDiff }): Outcome {
-  return { data: r, text: [`profile ${r.profile}: generation ${r.from ?? 'none'} → ${r.to}`, ...renderDiff(r.diff)], exitCode: 0 };
+function switchOutcome(r: {
+  profile: string;
+  from: number | undefined;
+  to: number;
+  diff: GenerationDiff;
+}): Outcome {
+  return {
+    data: r,
+    text: [`profile ${r.profile}: generation ${r.from ?? 'none'} → ${r.to}`, ...renderDiff(r.diff)],
+    exitCode: 0,
+  };
 }

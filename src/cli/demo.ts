@@ -46,8 +46,13 @@ async function greet(program: string): Promise<string> {
  */
 export async function demoCommand(base: App): Promise<Outcome> {
   const examples = bundledExamplesDir();
-  if (examples === undefined) throw new AppError('E_RECIPE_NOT_FOUND', 'the bundled examples/ports tree is missing');
-  const app = new App({ ...base.options, ports: [examples, ...listOption(base.options, 'ports')], profile: 'demo' }, process.env, base.ctx.reporter);
+  if (examples === undefined)
+    throw new AppError('E_RECIPE_NOT_FOUND', 'the bundled examples/ports tree is missing');
+  const app = new App(
+    { ...base.options, ports: [examples, ...listOption(base.options, 'ports')], profile: 'demo' },
+    process.env,
+    base.ctx.reporter,
+  );
   const say = (s: string) => {
     app.ctx.reporter.info(s);
   };
@@ -64,11 +69,15 @@ export async function demoCommand(base: App): Promise<Outcome> {
   });
   const load = keepStarting(program, upgraded);
   const t1 = Date.now();
-  const v2 = await changeProfile(app, installEdit(['hello', 'libgreet'])).finally(() => setTimeout(finishUpgrade, 300));
+  const v2 = await changeProfile(app, installEdit(['hello', 'libgreet'])).finally(() =>
+    setTimeout(finishUpgrade, 300),
+  );
   const loadResult = await load;
   failIfBuildFailed(v2.build.failures);
   const v2Out = await greet(program);
-  say(`2. upgraded to hello 2.0 + libgreet 2.0 in ${secs(t1)} while starting hello ${loadResult.starts} times: ${loadResult.failures} failed starts`);
+  say(
+    `2. upgraded to hello 2.0 + libgreet 2.0 in ${secs(t1)} while starting hello ${loadResult.starts} times: ${loadResult.failures} failed starts`,
+  );
   say(`   now: ${v2Out}`);
   say(`3. ferry diff ${v2.from ?? '?'} ${v2.to ?? '?'}:`);
   for (const line of renderDiff(v2.diff)) say(`   ${line}`);
@@ -78,15 +87,32 @@ export async function demoCommand(base: App): Promise<Outcome> {
   say(`Try it yourself: ${program}, ferry --root ${app.ctx.rootDir} generations --profile demo`);
   const ok = loadResult.failures === 0 && backOut === v1Out;
   return {
-    data: { root: app.ctx.rootDir, v1: v1Out, v2: v2Out, rolledBack: backOut, load: loadResult, diff: v2.diff, generations: { v1: v1.to, v2: v2.to, rollback: back.to } },
-    text: [`demo ${ok ? 'passed' : 'FAILED'}: ${loadResult.starts} starts during the upgrade, ${loadResult.failures} failed`],
+    data: {
+      root: app.ctx.rootDir,
+      v1: v1Out,
+      v2: v2Out,
+      rolledBack: backOut,
+      load: loadResult,
+      diff: v2.diff,
+      generations: { v1: v1.to, v2: v2.to, rollback: back.to },
+    },
+    text: [
+      `demo ${ok ? 'passed' : 'FAILED'}: ${loadResult.starts} starts during the upgrade, ${loadResult.failures} failed`,
+    ],
     exitCode: ok ? 0 : 1,
   };
 }
 
-function failIfBuildFailed(failures: readonly { key: string; code: string; message: string; hint?: string }[]): void {
+function failIfBuildFailed(
+  failures: readonly { key: string; code: string; message: string; hint?: string }[],
+): void {
   const f = failures[0];
-  if (f !== undefined) throw new AppError(f.code as 'E_BUILD_FAILED', `${f.key}: ${f.message}`, f.hint === undefined ? {} : { hint: f.hint });
+  if (f !== undefined)
+    throw new AppError(
+      f.code as 'E_BUILD_FAILED',
+      `${f.key}: ${f.message}`,
+      f.hint === undefined ? {} : { hint: f.hint },
+    );
 }
 
 function secs(t: number): string {

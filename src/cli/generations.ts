@@ -9,7 +9,9 @@ async function openProfile(app: App): Promise<Profile> {
   return new Profile(await app.store(), stringOption(app.options, 'profile') ?? 'default');
 }
 
-export async function generationsCommand(app: App): Promise<{ profile: string; generations: GenerationInfo[] }> {
+export async function generationsCommand(
+  app: App,
+): Promise<{ profile: string; generations: GenerationInfo[] }> {
   const profile = await openProfile(app);
   return { profile: profile.name, generations: await profile.list() };
 }
@@ -22,7 +24,10 @@ export interface SwitchResult {
 }
 
 /** Switch to generation `target(current, all)`; one symlink rename. */
-async function switchWith(app: App, pick: (current: number | undefined, all: number[]) => number): Promise<SwitchResult> {
+async function switchWith(
+  app: App,
+  pick: (current: number | undefined, all: number[]) => number,
+): Promise<SwitchResult> {
   const profile = await openProfile(app);
   const lock = await profile.lock();
   try {
@@ -79,16 +84,25 @@ export async function runCommand(app: App, rest: readonly string[]): Promise<num
   const profile = await openProfile(app);
   const n = intOption(app.options, 'generation', -1);
   const gen = n >= 0 ? n : await profile.current();
-  if (gen === undefined) throw new AppError('E_PROFILE_GENERATION', `profile ${profile.name} has no generations yet`);
+  if (gen === undefined)
+    throw new AppError('E_PROFILE_GENERATION', `profile ${profile.name} has no generations yet`);
   await profile.read(gen);
   const cmd = rest[0];
   if (cmd === undefined) throw usage('give the command after --, e.g. ferry run -- hello');
   const dir = join(profile.gensDir, String(gen));
-  const env = { ...process.env, PATH: `${dir}/bin:${dir}/sbin:${process.env.PATH ?? ''}`, FERRY_GENERATION: dir };
+  const env = {
+    ...process.env,
+    PATH: `${dir}/bin:${dir}/sbin:${process.env.PATH ?? ''}`,
+    FERRY_GENERATION: dir,
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, rest.slice(1), { stdio: 'inherit', env });
     child.on('error', (e) => {
-      reject(new AppError('E_RUN_FAILED', `cannot run ${cmd} in generation ${gen}: ${e.message}`, { hint: `is ${cmd} in ${dir}/bin?` }));
+      reject(
+        new AppError('E_RUN_FAILED', `cannot run ${cmd} in generation ${gen}: ${e.message}`, {
+          hint: `is ${cmd} in ${dir}/bin?`,
+        }),
+      );
     });
     child.on('close', (code, signal) => {
       resolve(code ?? (signal === null ? 1 : 128));

@@ -22,12 +22,19 @@ export interface ChangeResult {
 }
 
 function parseSpecs(args: readonly string[]): DepSpec[] {
-  if (args.length === 0) throw new AppError('E_USAGE', 'name at least one package', { hint: 'e.g. ferry install zlib "pcre2 >= 10"' });
+  if (args.length === 0)
+    throw new AppError('E_USAGE', 'name at least one package', {
+      hint: 'e.g. ferry install zlib "pcre2 >= 10"',
+    });
   return args.map((a) => parseDepSpec(a));
 }
 
 /** Resolve and build; failures are reported per package, never thrown, so the caller can say what happened. */
-export async function resolveAndBuild(app: App, specs: readonly DepSpec[], prefer?: ReadonlyMap<PackageKey, string>) {
+export async function resolveAndBuild(
+  app: App,
+  specs: readonly DepSpec[],
+  prefer?: ReadonlyMap<PackageKey, string>,
+) {
   const plan = resolve(app.index(), { specs, ...(prefer === undefined ? {} : { prefer }) });
   const store = await app.store();
   const report = await buildPlan(app.ctx, store, plan, {
@@ -41,24 +48,29 @@ export async function resolveAndBuild(app: App, specs: readonly DepSpec[], prefe
   return { plan, report, store };
 }
 
-function summarise(plan: Plan, report: BuildReport, storeDir: string): BuildResult {
+function summarise(report: BuildReport, storeDir: string): BuildResult {
   const built: BuildResult['built'][number][] = [];
   const failures: BuildResult['failures'][number][] = [];
   for (const [key, outcome] of report.results) {
     const err = describeFailure(outcome);
     if (err !== undefined) {
-      failures.push({ key, code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) });
+      failures.push({
+        key,
+        code: err.code,
+        message: err.message,
+        ...(err.hint === undefined ? {} : { hint: err.hint }),
+      });
       continue;
     }
-    if (outcome.status === 'done') built.push({ key, storePath: `${storeDir}/${outcome.value.id}`, status: outcome.value.status });
+    if (outcome.status === 'done')
+      built.push({ key, storePath: `${storeDir}/${outcome.value.id}`, status: outcome.value.status });
   }
-  void plan;
   return { built, failures };
 }
 
 export async function buildCommand(app: App, args: readonly string[]): Promise<BuildResult> {
   const { plan, report, store } = await resolveAndBuild(app, parseSpecs(args));
-  return summarise(plan, report, store.storeDir);
+  return summarise(report, store.storeDir);
 }
 
 function packagesOf(plan: Plan, ids: ReadonlyMap<PackageKey, StoreId>): GenerationPackage[] {
@@ -66,14 +78,25 @@ function packagesOf(plan: Plan, ids: ReadonlyMap<PackageKey, StoreId>): Generati
   return runClosure(plan, plan.roots).map((key) => {
     const node = plan.nodes.get(key);
     const storeId = ids.get(key);
-    if (node === undefined || storeId === undefined) throw new Error(`Assertion failed: ${key} missing from plan`);
+    if (node === undefined || storeId === undefined)
+      throw new Error(`Assertion failed: ${key} missing from plan`);
     const r = node.recipe;
-    return { name: r.name, version: r.version, slot: r.slot, storeId, options: node.options, requested: roots.has(key) };
+    return {
+      name: r.name,
+      version: r.version,
+      slot: r.slot,
+      storeId,
+      options: node.options,
+      requested: roots.has(key),
+    };
   });
 }
 
 /** Install or remove: re-resolve the profile's requests, build, then switch to a new generation atomically. */
-export async function changeProfile(app: App, edit: (requests: DepSpec[]) => DepSpec[]): Promise<ChangeResult> {
+export async function changeProfile(
+  app: App,
+  edit: (requests: DepSpec[]) => DepSpec[],
+): Promise<ChangeResult> {
   const store = await app.store();
   const profile = new Profile(store, stringOption(app.options, 'profile') ?? 'default');
   const lock = await profile.lock();
@@ -82,15 +105,20 @@ export async function changeProfile(app: App, edit: (requests: DepSpec[]) => Dep
     const requests = edit((before?.requests ?? []).map((s) => parseDepSpec(s)));
     const touched = new Set(requests.flatMap((r) => r.alternatives.map((a) => a.name)));
     const prefer = new Map(
-      (before?.packages ?? []).filter((p) => !touched.has(p.name) || !p.requested).map((p) => [packageKey(p.name, p.slot), p.version]),
+      (before?.packages ?? [])
+        .filter((p) => !touched.has(p.name) || !p.requested)
+        .map((p) => [packageKey(p.name, p.slot), p.version]),
     );
     const { plan, report } = await resolveAndBuild(app, requests, prefer);
-    const build = summarise(plan, report, store.storeDir);
+    const build = summarise(report, store.storeDir);
     const packages = report.failed ? [] : packagesOf(plan, report.ids);
     const base = { profile: profile.name, ...(before === undefined ? {} : { from: before.number }), build };
     const diff = diffPackages(before?.packages ?? [], packages);
     if (report.failed) return { ...base, changed: false, diff: diffPackages([], []) };
-    const same = before !== undefined && sameSet(before.packages, packages) && before.requests.length === requests.length;
+    const same =
+      before !== undefined &&
+      sameSet(before.packages, packages) &&
+      before.requests.length === requests.length;
     if (same) return { ...base, to: before.number, changed: false, diff };
     const n = await profile.create(requests.map(formatDepSpec), packages);
     await profile.switchTo(n);
@@ -118,12 +146,20 @@ export function installEdit(args: readonly string[]) {
 export function removeEdit(args: readonly string[], profileName: string) {
   if (args.length === 0) throw new AppError('E_USAGE', 'name at least one package to remove');
   return (requests: DepSpec[]) => {
-    const kept = requests.filter((r) => !r.alternatives.some((a) => args.includes(a.name) || args.includes(`${a.name}:${a.slot ?? ''}`)));
-    const missing = args.filter((n) => !requests.some((r) => r.alternatives.some((a) => a.name === n.split(':')[0])));
+    const kept = requests.filter(
+      (r) => !r.alternatives.some((a) => args.includes(a.name) || args.includes(`${a.name}:${a.slot ?? ''}`)),
+    );
+    const missing = args.filter(
+      (n) => !requests.some((r) => r.alternatives.some((a) => a.name === n.split(':')[0])),
+    );
     if (missing.length > 0)
-      throw new AppError('E_PROFILE_NOT_INSTALLED', `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not installed in profile ${profileName}`, {
-        hint: `see what is: ferry generations --profile ${profileName}`,
-      });
+      throw new AppError(
+        'E_PROFILE_NOT_INSTALLED',
+        `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not installed in profile ${profileName}`,
+        {
+          hint: `see what is: ferry generations --profile ${profileName}`,
+        },
+      );
     return kept;
   };
 }

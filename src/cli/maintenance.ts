@@ -36,13 +36,18 @@ export async function checkRootMoved(app: App): Promise<void> {
     return;
   }
   if (recorded !== app.ctx.rootDir)
-    app.ctx.reporter.warn(undefined, `this root was moved from ${recorded}; run \`ferry relocate\` to update paths embedded in text files`);
+    app.ctx.reporter.warn(
+      undefined,
+      `this root was moved from ${recorded}; run \`ferry relocate\` to update paths embedded in text files`,
+    );
 }
 
 export function recipeCheckCommand(app: App, args: readonly string[]) {
   const paths = args.length > 0 ? args : app.ctx.portsDirs;
   const result = checkRecipes(paths);
   if (result.checked === 0 && result.errors.length === 0)
-    throw new AppError('E_USAGE', `no recipes found under ${paths.join(', ')}`, { hint: 'a recipe is <tree>/<name>/<version>.toml' });
+    throw new AppError('E_USAGE', `no recipes found under ${paths.join(', ')}`, {
+      hint: 'a recipe is <tree>/<name>/<version>.toml',
+    });
   return result;
 }

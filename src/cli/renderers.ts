@@ -27,7 +27,9 @@ export class PlainReporter implements Reporter {
   }
   finish(id: string, outcome: 'ok' | 'failed' | 'skipped', text?: string): void {
     const secs = ((Date.now() - (this.started.get(id) ?? Date.now())) / 1000).toFixed(1);
-    process.stderr.write(`${outcome === 'ok' ? 'done' : outcome} ${this.names.get(id) ?? id} (${secs}s)${text ? `: ${text}` : ''}\n`);
+    process.stderr.write(
+      `${outcome === 'ok' ? 'done' : outcome} ${this.names.get(id) ?? id} (${secs}s)${text ? `: ${text}` : ''}\n`,
+    );
   }
 }
 

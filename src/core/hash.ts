@@ -33,7 +33,7 @@ export function storeHash(data: string): string {
     value = (value << 8) | b;
     bits += 8;
     while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
+      out += BASE32.charAt((value >>> (bits - 5)) & 31);
       bits -= 5;
     }
   }

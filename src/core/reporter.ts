@@ -47,6 +47,8 @@ export class RecordingReporter implements Reporter {
     this.events.push({ kind: 'progress', id, text });
   }
   finish(id: string, outcome: 'ok' | 'failed' | 'skipped', text?: string): void {
-    this.events.push(text === undefined ? { kind: 'finish', id, outcome } : { kind: 'finish', id, outcome, text });
+    this.events.push(
+      text === undefined ? { kind: 'finish', id, outcome } : { kind: 'finish', id, outcome, text },
+    );
   }
 }

@@ -75,7 +75,9 @@ export class ElfBytes {
   /** An unsigned address-width field. Addresses stay bigint: kernel images use addresses above 2^53. */
   addr(offset: number, what: string): bigint {
     this.check(offset, this.word, what);
-    return this.is64 ? this.view.getBigUint64(offset, this.little) : BigInt(this.view.getUint32(offset, this.little));
+    return this.is64
+      ? this.view.getBigUint64(offset, this.little)
+      : BigInt(this.view.getUint32(offset, this.little));
   }
 
   /** A signed address-width field (a dynamic tag). Tags we look for are small, so precision loss cannot matter. */

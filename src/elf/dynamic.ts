@@ -72,14 +72,19 @@ export function openStringTable(
   };
 }
 
-function locateStringTable(b: ElfBytes, entries: readonly DynamicEntry[], regions: readonly Region[]): FileRange {
+function locateStringTable(
+  b: ElfBytes,
+  entries: readonly DynamicEntry[],
+  regions: readonly Region[],
+): FileRange {
   const addr = dynamicValue(entries, DT_STRTAB);
   if (addr === undefined) throw malformed('the dynamic section names strings but has no DT_STRTAB');
   const range = mapAddress(b, regions, addr, 'DT_STRTAB');
   const strsz = dynamicValue(entries, DT_STRSZ);
   if (strsz === undefined) return range;
   const size = b.toSize(strsz, 'DT_STRSZ');
-  if (range.offset + size > range.end) throw malformed('DT_STRSZ runs past the segment holding the string table');
+  if (range.offset + size > range.end)
+    throw malformed('DT_STRSZ runs past the segment holding the string table');
   return { offset: range.offset, end: range.offset + size };
 }
 
@@ -88,11 +93,13 @@ export function readDynamicInfo(entries: readonly DynamicEntry[], str: StringRea
     const v = dynamicValue(entries, tag);
     return v === undefined ? undefined : str(v, what);
   };
+  // DT_NEEDED first: it is what a caller most wants named when the string table is damaged.
+  const needed = entries.filter((e) => e.tag === DT_NEEDED).map((e) => str(e.value, 'DT_NEEDED').text);
   const soname = named(DT_SONAME, 'DT_SONAME');
   const runpath = named(DT_RUNPATH, 'DT_RUNPATH');
   const rpath = named(DT_RPATH, 'DT_RPATH');
   return {
-    needed: entries.filter((e) => e.tag === DT_NEEDED).map((e) => str(e.value, 'DT_NEEDED').text),
+    needed,
     ...(soname === undefined ? {} : { soname }),
     ...(runpath === undefined ? {} : { runpath }),
     ...(rpath === undefined ? {} : { rpath }),
@@ -108,5 +115,8 @@ export function verneedTable(
   const addr = dynamicValue(entries, DT_VERNEED);
   if (addr === undefined) return undefined;
   const count = dynamicValue(entries, DT_VERNEEDNUM) ?? 0n;
-  return { offset: mapAddress(b, regions, addr, 'DT_VERNEED').offset, count: b.toSize(count, 'DT_VERNEEDNUM') };
+  return {
+    offset: mapAddress(b, regions, addr, 'DT_VERNEED').offset,
+    count: b.toSize(count, 'DT_VERNEEDNUM'),
+  };
 }

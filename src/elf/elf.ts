@@ -53,7 +53,9 @@ const TYPES = ['other', 'rel', 'exec', 'dyn', 'core'] as const;
 
 /** True when `bytes` starts with the ELF magic; says nothing about whether the rest is well formed. */
 export function isElf(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+  return (
+    bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46
+  );
 }
 
 /**
@@ -83,20 +85,25 @@ function interpreterOf(b: ElfBytes, interp: Region): { interpreter?: string } {
   return { interpreter: b.cstring(interp.offset, interp.end, 'PT_INTERP').text };
 }
 
-type Linking = Pick<ElfInfo, 'soname' | 'needed' | 'runpath' | 'rpath' | 'versionNeeds' | 'maxGlibc' | 'runpathLocation'>;
+type Linking = Pick<
+  ElfInfo,
+  'soname' | 'needed' | 'runpath' | 'rpath' | 'versionNeeds' | 'maxGlibc' | 'runpathLocation'
+>;
 
 function readLinking(b: ElfBytes, header: Header, segments: readonly Region[]): Linking {
   const sections = lazy(() => readSections(b, header));
-  const dynamic = segments.find((s) => s.type === PT_DYNAMIC) ?? sections().find((s) => s.type === SHT_DYNAMIC);
+  const dynamic =
+    segments.find((s) => s.type === PT_DYNAMIC) ?? sections().find((s) => s.type === SHT_DYNAMIC);
   const entries = dynamic === undefined ? [] : readDynamicEntries(b, dynamic);
   const loads = segments.filter((s) => s.type === PT_LOAD);
   const regions = loads.length > 0 ? loads : sections();
   const str = openStringTable(b, entries, regions);
+  const paths = pathsOf(readDynamicInfo(entries, str));
   const table = verneedTable(b, entries, regions);
   const versionNeeds = table === undefined ? {} : readVersionNeeds(b, table, str);
   const maxGlibc = maxGlibcOf(versionNeeds);
   return {
-    ...pathsOf(readDynamicInfo(entries, str)),
+    ...paths,
     versionNeeds,
     ...(maxGlibc === undefined ? {} : { maxGlibc }),
   };
@@ -109,7 +116,9 @@ function pathsOf(info: DynamicInfo): Omit<Linking, 'versionNeeds' | 'maxGlibc'> 
     runpath: splitPath(info.runpath?.text),
     rpath: splitPath(info.rpath?.text),
     ...(info.soname === undefined ? {} : { soname: info.soname.text }),
-    ...(location === undefined ? {} : { runpathLocation: { offset: location.offset, length: location.length } }),
+    ...(location === undefined
+      ? {}
+      : { runpathLocation: { offset: location.offset, length: location.length } }),
   };
 }
 
@@ -121,4 +130,3 @@ function lazy<T>(make: () => T): () => T {
   let value: { v: T } | undefined;
   return () => (value ??= { v: make() }).v;
 }
-

@@ -59,7 +59,16 @@ export function readHeader(b: ElfBytes): Header {
     shentsize: b.u16(34 + 3 * w, 'e_shentsize'),
     shnum: b.u16(36 + 3 * w, 'e_shnum'),
   };
-  return withExtendedCounts(b, header);
+  return checkSectionTable(b, withExtendedCounts(b, header));
+}
+
+/**
+ * The section header table is usually the last thing in the file, so checking that it fits is what catches a
+ * truncated file even though the dynamic information is read through segments.
+ */
+function checkSectionTable(b: ElfBytes, h: Header): Header {
+  if (h.shoff !== 0) b.check(h.shoff, h.shnum * h.shentsize, 'section header table');
+  return h;
 }
 
 /** Large files keep their real segment/section counts in section header 0; see the gABI "Extended numbering". */
@@ -125,7 +134,8 @@ export function readSections(b: ElfBytes, h: Header): Region[] {
 export function mapAddress(b: ElfBytes, regions: readonly Region[], vaddr: bigint, what: string): FileRange {
   for (const r of regions) {
     const filesz = BigInt(r.end - r.offset);
-    if (vaddr >= r.vaddr && vaddr < r.vaddr + filesz) return { offset: r.offset + b.toSize(vaddr - r.vaddr, what), end: r.end };
+    if (vaddr >= r.vaddr && vaddr < r.vaddr + filesz)
+      return { offset: r.offset + b.toSize(vaddr - r.vaddr, what), end: r.end };
   }
   throw malformed(`${what} address 0x${vaddr.toString(16)} is not inside any loaded segment`);
 }

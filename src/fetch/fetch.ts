@@ -38,7 +38,8 @@ export async function fetchSource(ctx: Context, recipe: Recipe, source: Source, 
       if (isErrno(e, 'ENOENT')) continue;
       throw e;
     }
-    if (actual === source.sha256) return { kind: 'file', path: candidate, sha256: actual } satisfies FetchedSource;
+    if (actual === source.sha256)
+      return { kind: 'file', path: candidate, sha256: actual } satisfies FetchedSource;
     if (dir === own) await fs.rm(candidate, { force: true });
     ctx.reporter.warn(
       'E_FETCH_HASH',
@@ -46,9 +47,13 @@ export async function fetchSource(ctx: Context, recipe: Recipe, source: Source, 
     );
   }
   if (!opts.allowNetwork)
-    throw new AppError('E_FETCH_OFFLINE', `${source.fileName} (for ${recipe.name} ${recipe.version}) is in no distfiles directory`, {
-      hint: `put it in ${own} or a directory listed in FERRY_DISTFILES, or allow downloads`,
-    });
+    throw new AppError(
+      'E_FETCH_OFFLINE',
+      `${source.fileName} (for ${recipe.name} ${recipe.version}) is in no distfiles directory`,
+      {
+        hint: `put it in ${own} or a directory listed in FERRY_DISTFILES, or allow downloads`,
+      },
+    );
   return download(ctx, recipe, source, own);
 }
 
@@ -87,7 +92,9 @@ async function streamTo(url: string, tmp: string, ctx: Context, id: string): Pro
     });
   }
   if (!res.ok || res.body === null)
-    throw new AppError('E_FETCH_FAILED', `cannot download ${url}: HTTP ${res.status}`, { hint: 'check the URL in the recipe' });
+    throw new AppError('E_FETCH_FAILED', `cannot download ${url}: HTTP ${res.status}`, {
+      hint: 'check the URL in the recipe',
+    });
   const total = Number(res.headers.get('content-length') ?? 0);
   const hash = createHash('sha256');
   let got = 0;
@@ -105,9 +112,13 @@ async function fetchLocal(recipe: Recipe, source: Extract<Source, { kind: 'path'
   const path = localPath(recipe, source.path);
   const st = await fs.stat(path).catch((e: unknown) => {
     if (isErrno(e, 'ENOENT'))
-      throw new AppError('E_FETCH_PATH', `${recipe.file}: source path ${source.path} does not exist (${path})`, {
-        hint: 'paths are relative to the directory holding the recipe',
-      });
+      throw new AppError(
+        'E_FETCH_PATH',
+        `${recipe.file}: source path ${source.path} does not exist (${path})`,
+        {
+          hint: 'paths are relative to the directory holding the recipe',
+        },
+      );
     throw e;
   });
   const sha = await hashLocal(path);
@@ -132,7 +143,8 @@ export async function hashLocal(path: string): Promise<Sha256> {
   if (!st.isDirectory()) return sha256File(path);
   const lines: string[] = [];
   for (const e of await walkTree(path)) {
-    if (e.kind === 'file') lines.push(`f ${e.rel} ${(e.mode & 0o111) !== 0 ? 'x' : '-'} ${await sha256File(join(path, e.rel))}`);
+    if (e.kind === 'file')
+      lines.push(`f ${e.rel} ${(e.mode & 0o111) !== 0 ? 'x' : '-'} ${await sha256File(join(path, e.rel))}`);
     else if (e.kind === 'symlink') lines.push(`l ${e.rel} ${await fs.readlink(join(path, e.rel))}`);
     else lines.push(`d ${e.rel}`);
   }

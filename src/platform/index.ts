@@ -13,4 +13,11 @@ export {
 } from './fs.js';
 export { FileLock } from './lock.js';
 export { runProcess, type RunOptions, type RunResult } from './process.js';
-export { BwrapSandbox, NoSandbox, probeSandbox, type Command, type Sandbox, type SandboxSpec } from './sandbox.js';
+export {
+  BwrapSandbox,
+  NoSandbox,
+  probeSandbox,
+  type Command,
+  type Sandbox,
+  type SandboxSpec,
+} from './sandbox.js';

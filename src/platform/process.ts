@@ -23,7 +23,11 @@ export interface RunResult {
 const CAPTURE_LIMIT = 1 << 20;
 
 /** Run a program without a shell; never throws for a non-zero exit (callers decide what failure means). */
-export async function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runProcess(
+  file: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const log = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
   const child = spawn(file, args, {
     cwd: options.cwd,
@@ -35,9 +39,9 @@ export async function runProcess(file: string, args: readonly string[], options:
   const out = collect(child.stdout, log, options.onLine);
   const err = collect(child.stderr, log, options.onLine);
   const [exitCode, signal] = await new Promise<[number, NodeJS.Signals | null]>((resolve, reject) => {
-    child.on('error', (e) =>
-      reject(new AppError('E_BUILD_FAILED', `cannot start ${file}: ${e.message}`, { cause: e })),
-    );
+    child.on('error', (e) => {
+      reject(new AppError('E_BUILD_FAILED', `cannot start ${file}: ${e.message}`, { cause: e }));
+    });
     child.on('close', (code, sig) => {
       resolve([code ?? 128, sig]);
     });

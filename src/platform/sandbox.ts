@@ -71,7 +71,16 @@ export class NoSandbox implements Sandbox {
 export async function probeSandbox(): Promise<{ sandbox: BwrapSandbox } | { reason: string }> {
   const bwrap = ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => existsSync(p));
   if (bwrap === undefined) return { reason: 'bubblewrap (bwrap) is not installed' };
-  const probe = await runProcess(bwrap, ['--ro-bind', '/', '/', '--unshare-all', '--dev', '/dev', '--', '/bin/true']);
+  const probe = await runProcess(bwrap, [
+    '--ro-bind',
+    '/',
+    '/',
+    '--unshare-all',
+    '--dev',
+    '/dev',
+    '--',
+    '/bin/true',
+  ]);
   if (probe.exitCode !== 0) return { reason: `bwrap cannot create namespaces: ${probe.stderr.trim()}` };
   return { sandbox: new BwrapSandbox(bwrap) };
 }

@@ -18,7 +18,10 @@ export interface GenerationDiff {
 }
 
 /** What changes between two package sets, keyed by name:slot. Pure. */
-export function diffPackages(a: readonly GenerationPackage[], b: readonly GenerationPackage[]): GenerationDiff {
+export function diffPackages(
+  a: readonly GenerationPackage[],
+  b: readonly GenerationPackage[],
+): GenerationDiff {
   const key = (p: GenerationPackage) => `${p.name}:${p.slot}`;
   const before = new Map(a.map((p) => [key(p), p]));
   const after = new Map(b.map((p) => [key(p), p]));
@@ -35,7 +38,8 @@ export function diffPackages(a: readonly GenerationPackage[], b: readonly Genera
       (c > 0 ? d.upgraded : c < 0 ? d.downgraded : d.rebuilt).push(change);
     }
   }
-  for (const [k, p] of before) if (!after.has(k)) d.removed.push({ name: p.name, slot: p.slot, from: p.version });
+  for (const [k, p] of before)
+    if (!after.has(k)) d.removed.push({ name: p.name, slot: p.slot, from: p.version });
   for (const list of Object.values(d)) list.sort((x, y) => x.name.localeCompare(y.name));
   return d;
 }

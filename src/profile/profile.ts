@@ -1,7 +1,14 @@
 import * as fs from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { AppError, isErrno } from '../core/index.js';
-import { FileLock, fsyncDir, readTextIfExists, removeTree, replaceSymlink, walkTree } from '../platform/index.js';
+import {
+  FileLock,
+  fsyncDir,
+  readTextIfExists,
+  removeTree,
+  replaceSymlink,
+  walkTree,
+} from '../platform/index.js';
 import type { Store, StoreId } from '../store/index.js';
 
 export const GENERATION_FORMAT_VERSION = 1;
@@ -48,7 +55,9 @@ export class Profile {
 
   constructor(store: Store, name: string) {
     if (!PROFILE_RE.test(name))
-      throw new AppError('E_USAGE', `"${name}" is not a valid profile name`, { hint: 'use lowercase letters, digits, . _ -' });
+      throw new AppError('E_USAGE', `"${name}" is not a valid profile name`, {
+        hint: 'use lowercase letters, digits, . _ -',
+      });
     this.store = store;
     this.name = name;
     this.linkPath = join(store.rootDir, 'profiles', name);
@@ -79,7 +88,10 @@ export class Profile {
       if (isErrno(e, 'ENOENT')) return [];
       throw e;
     }
-    return names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    return names
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
   }
 
   async read(n: number): Promise<GenerationManifest> {
@@ -91,16 +103,21 @@ export class Profile {
       });
     const m = JSON.parse(text) as GenerationManifest;
     if (m.formatVersion > GENERATION_FORMAT_VERSION)
-      throw new AppError('E_STORE_FORMAT', `${file} has formatVersion ${m.formatVersion}; this ferry reads up to ${GENERATION_FORMAT_VERSION}`, {
-        hint: 'upgrade ferry',
-      });
+      throw new AppError(
+        'E_STORE_FORMAT',
+        `${file} has formatVersion ${m.formatVersion}; this ferry reads up to ${GENERATION_FORMAT_VERSION}`,
+        {
+          hint: 'upgrade ferry',
+        },
+      );
     return m;
   }
 
   async list(): Promise<GenerationInfo[]> {
     const cur = await this.current();
     const out: GenerationInfo[] = [];
-    for (const n of await this.numbers()) out.push({ number: n, current: n === cur, manifest: await this.read(n) });
+    for (const n of await this.numbers())
+      out.push({ number: n, current: n === cur, manifest: await this.read(n) });
     return out;
   }
 
@@ -125,7 +142,10 @@ export class Profile {
       packages,
     };
     try {
-      await this.link(tmp, packages.filter((p) => p.requested));
+      await this.link(
+        tmp,
+        packages.filter((p) => p.requested),
+      );
       await fs.writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
       await syncTree(tmp);
       await fs.rename(tmp, join(this.gensDir, String(number)));
@@ -144,14 +164,16 @@ export class Profile {
   }
 
   async remove(n: number): Promise<void> {
-    if ((await this.current()) === n) throw new Error(`Assertion failed: removing the current generation ${n}`);
+    if ((await this.current()) === n)
+      throw new Error(`Assertion failed: removing the current generation ${n}`);
     const grave = join(this.gensDir, `.tmp-rm-${n}`);
     await fs.rename(join(this.gensDir, String(n)), grave);
     await removeTree(grave);
   }
 
   private async cleanTemps(): Promise<void> {
-    for (const name of await fs.readdir(this.gensDir)) if (name.startsWith('.tmp-')) await removeTree(join(this.gensDir, name));
+    for (const name of await fs.readdir(this.gensDir))
+      if (name.startsWith('.tmp-')) await removeTree(join(this.gensDir, name));
   }
 
   private async link(dir: string, packages: readonly GenerationPackage[]): Promise<void> {
@@ -167,9 +189,13 @@ export class Profile {
         const prev = owner.get(e.rel);
         if (prev !== undefined) {
           if (await sameContent(this.store.pathOf(prev.storeId), storePath, e.rel)) continue;
-          throw new AppError('E_PROFILE_COLLISION', `${prev.name} ${prev.version} and ${pkg.name} ${pkg.version} both provide ${e.rel} in profile ${this.name}`, {
-            hint: 'install one of them in another profile (--profile NAME), or remove one',
-          });
+          throw new AppError(
+            'E_PROFILE_COLLISION',
+            `${prev.name} ${prev.version} and ${pkg.name} ${pkg.version} both provide ${e.rel} in profile ${this.name}`,
+            {
+              hint: 'install one of them in another profile (--profile NAME), or remove one',
+            },
+          );
         }
         owner.set(e.rel, pkg);
         await fs.symlink(relative(dirname(dest), join(storePath, e.rel)), dest);

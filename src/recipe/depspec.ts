@@ -1,5 +1,13 @@
 import { AppError, isAppError } from '../core/index.js';
-import { formatRange, parseOp, parseVersion, satisfies, type Constraint, type Op, type VersionRange } from '../version/index.js';
+import {
+  formatRange,
+  parseOp,
+  parseVersion,
+  satisfies,
+  type Constraint,
+  type Op,
+  type VersionRange,
+} from '../version/index.js';
 
 /** One package a dependency can be met by: a name, optionally one slot of it, and the versions allowed. */
 export interface PackageRequirement {
@@ -148,7 +156,9 @@ export function matchesRequirement(
   pkg: { readonly name: string; readonly slot: string; readonly version: string },
 ): boolean {
   return (
-    pkg.name === req.name && (req.slot === undefined || req.slot === pkg.slot) && satisfies(pkg.version, req.range)
+    pkg.name === req.name &&
+    (req.slot === undefined || req.slot === pkg.slot) &&
+    satisfies(pkg.version, req.range)
   );
 }
 
@@ -171,7 +181,8 @@ export function parseConditional(text: string): { value: string; condition?: Con
   let j = i;
   while (j > 0 && isSpace(text.charCodeAt(j - 1))) j--;
   // Now text[j, i) must be whitespace, preceded by "if", preceded by whitespace.
-  if (j === i || j < 3 || text.slice(j - 2, j) !== 'if' || !isSpace(text.charCodeAt(j - 3))) return { value: text };
+  if (j === i || j < 3 || text.slice(j - 2, j) !== 'if' || !isSpace(text.charCodeAt(j - 3)))
+    return { value: text };
   let k = j - 3;
   while (k > 0 && isSpace(text.charCodeAt(k - 1))) k--;
   return { value: text.slice(0, k), condition: { option, negated } };
@@ -219,11 +230,17 @@ class Scanner {
   /** Throws E_DEPSPEC_SYNTAX: what was `expected` at the current column, and (unless told not to) what was found. */
   fail(expected: string, showFound = true, cause?: unknown): never {
     const column = this.pos + 1;
-    const found = !showFound ? '' : this.atEnd() ? ', found the end' : `, found "${this.text.charAt(this.pos)}"`;
+    const found = !showFound
+      ? ''
+      : this.atEnd()
+        ? ', found the end'
+        : `, found "${this.text.charAt(this.pos)}"`;
     throw new AppError(
       'E_DEPSPEC_SYNTAX',
       `dependency "${this.text}" at column ${column}: expected ${expected}${found}`,
-      cause === undefined ? { hint: EXAMPLES, details: { column } } : { hint: EXAMPLES, details: { column }, cause },
+      cause === undefined
+        ? { hint: EXAMPLES, details: { column } }
+        : { hint: EXAMPLES, details: { column }, cause },
     );
   }
 }

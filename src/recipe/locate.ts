@@ -63,7 +63,12 @@ function sameTable(table: readonly string[], tableIndex: number, want: Target): 
 }
 
 /** Column of the n-th quoted string after `=`, possibly across lines of a multi-line array. */
-function locateElement(lines: readonly string[], line: number, start: number, n: number): Position | undefined {
+function locateElement(
+  lines: readonly string[],
+  line: number,
+  start: number,
+  n: number,
+): Position | undefined {
   let seen = 0;
   for (let i = line; i < lines.length; i++) {
     const text = lines[i] ?? '';

@@ -3,7 +3,14 @@ import { AppError, isAppError, sha256Bytes, tryParseSha256 } from '../core/index
 import { tryParseVersion } from '../version/index.js';
 import { parseConditional, parseDepSpec, type DepSpec } from './depspec.js';
 import { locateField, type FieldPath } from './locate.js';
-import { buildSystems, type BuildSystem, type Conditional, type OptionDecl, type Recipe, type Source } from './types.js';
+import {
+  buildSystems,
+  type BuildSystem,
+  type Conditional,
+  type OptionDecl,
+  type Recipe,
+  type Source,
+} from './types.js';
 
 type Table = Record<string, unknown>;
 
@@ -12,7 +19,19 @@ const SLOT_RE = /^[A-Za-z0-9._+-]+$/;
 const OPTION_RE = /^[a-z][a-z0-9_-]*$/;
 
 const KNOWN: Readonly<Record<string, readonly string[]>> = {
-  '': ['name', 'version', 'slot', 'summary', 'license', 'homepage', 'source', 'options', 'depends', 'build', 'audit'],
+  '': [
+    'name',
+    'version',
+    'slot',
+    'summary',
+    'license',
+    'homepage',
+    'source',
+    'options',
+    'depends',
+    'build',
+    'audit',
+  ],
   source: ['url', 'sha256', 'path'],
   depends: ['build', 'run', 'conflicts', 'provides'],
   build: ['system', 'configure-args', 'env', 'script'],
@@ -27,14 +46,25 @@ export function parseRecipe(text: string, file: string, expect?: { name: string;
   const v = new Validator(text, file);
   const doc = v.toml();
   v.unknownKeys(doc, [], KNOWN['']);
-  const name = v.string(doc, ['name'], { pattern: NAME_RE, expected: 'a lowercase package name like "zlib"' });
+  const name = v.string(doc, ['name'], {
+    pattern: NAME_RE,
+    expected: 'a lowercase package name like "zlib"',
+  });
   const version = v.string(doc, ['version'], { expected: 'a version like "1.2.13"' });
   if (tryParseVersion(version) === undefined)
-    v.fail(['version'], `"${version}" is not a valid version`, 'use digits, letters and . + ~ -, starting with a digit');
+    v.fail(
+      ['version'],
+      `"${version}" is not a valid version`,
+      'use digits, letters and . + ~ -, starting with a digit',
+    );
   if (expect !== undefined && name !== expect.name)
     v.fail(['name'], `name "${name}" does not match the directory "${expect.name}"`, `rename one of them`);
   if (expect !== undefined && version !== expect.version)
-    v.fail(['version'], `version "${version}" does not match the file name "${expect.version}.toml"`, 'rename one');
+    v.fail(
+      ['version'],
+      `version "${version}" does not match the file name "${expect.version}.toml"`,
+      'rename one',
+    );
   const options = v.options(doc);
   const dependsT = v.table(doc, ['depends']);
   v.unknownKeys(dependsT, ['depends'], KNOWN.depends);
@@ -55,7 +85,11 @@ export function parseRecipe(text: string, file: string, expect?: { name: string;
     v.fail(['build', 'system'], `unknown build system "${system}"`, `use one of: ${buildSystems.join(', ')}`);
   const script = v.optionalString(buildT, ['build', 'script']);
   if (system === 'script' && script === undefined)
-    v.fail(['build', 'system'], 'system = "script" needs a [build] script', 'add script = "…" (sh, run in the source)');
+    v.fail(
+      ['build', 'system'],
+      'system = "script" needs a [build] script',
+      'add script = "…" (sh, run in the source)',
+    );
   const cpe = v.optionalString(auditT, ['audit', 'cpe']);
   return {
     name,
@@ -74,9 +108,9 @@ export function parseRecipe(text: string, file: string, expect?: { name: string;
     },
     build: {
       system: system as BuildSystem,
-      configureArgs: v.stringList(buildT, ['build', 'configure-args']).map((s, i) =>
-        v.conditional(s, ['build', 'configure-args', i], optionNames),
-      ),
+      configureArgs: v
+        .stringList(buildT, ['build', 'configure-args'])
+        .map((s, i) => v.conditional(s, ['build', 'configure-args', i], optionNames)),
       env: v.stringMap(buildT, ['build', 'env']),
       ...(script === undefined ? {} : { script }),
     },
@@ -108,7 +142,7 @@ class Validator {
 
   toml(): Table {
     try {
-      return parseToml(this.text) as Table;
+      return parseToml(this.text);
     } catch (e) {
       if (!(e instanceof TomlError)) throw e;
       const first = e.message.split('\n')[0] ?? e.message;
@@ -124,7 +158,11 @@ class Validator {
     for (const k of Object.keys(t)) {
       if (known?.includes(k)) continue;
       const close = known?.find((c) => editDistance(c, k) <= 2);
-      this.fail([...path, k], `unknown field "${k}"`, close ? `did you mean "${close}"?` : `known: ${known?.join(', ')}`);
+      this.fail(
+        [...path, k],
+        `unknown field "${k}"`,
+        close ? `did you mean "${close}"?` : `known: ${known?.join(', ')}`,
+      );
     }
   }
 
@@ -139,7 +177,8 @@ class Validator {
   string(t: Table, path: FieldPath, opts: { pattern?: RegExp; expected: string }): string {
     const value = t[String(path[path.length - 1])];
     if (value === undefined) this.fail(path, 'is required', `add ${fieldName(path)} = …: ${opts.expected}`);
-    if (typeof value !== 'string') this.fail(path, `expected a string, found ${describe(value)}`, opts.expected);
+    if (typeof value !== 'string')
+      this.fail(path, `expected a string, found ${describe(value)}`, opts.expected);
     if (opts.pattern !== undefined && !opts.pattern.test(value))
       this.fail(path, `"${value}" is not allowed`, `expected ${opts.expected}`);
     return value;
@@ -148,15 +187,18 @@ class Validator {
   optionalString(t: Table, path: FieldPath, pattern?: RegExp): string | undefined {
     const value = t[String(path[path.length - 1])];
     if (value === undefined) return undefined;
-    if (typeof value !== 'string') this.fail(path, `expected a string, found ${describe(value)}`, 'quote the value');
-    if (pattern !== undefined && !pattern.test(value)) this.fail(path, `"${value}" is not allowed`, `match ${pattern}`);
+    if (typeof value !== 'string')
+      this.fail(path, `expected a string, found ${describe(value)}`, 'quote the value');
+    if (pattern !== undefined && !pattern.test(value))
+      this.fail(path, `"${value}" is not allowed`, `match ${pattern}`);
     return value;
   }
 
   stringList(t: Table, path: FieldPath): string[] {
     const value = t[String(path[path.length - 1])];
     if (value === undefined) return [];
-    if (!Array.isArray(value)) this.fail(path, `expected a list of strings, found ${describe(value)}`, 'use ["…"]');
+    if (!Array.isArray(value))
+      this.fail(path, `expected a list of strings, found ${describe(value)}`, 'use ["…"]');
     value.forEach((item, i) => {
       if (typeof item !== 'string')
         this.fail([...path, i], `expected a string, found ${describe(item)}`, 'quote each element');
@@ -167,7 +209,8 @@ class Validator {
   stringMap(t: Table, path: FieldPath): Record<string, string> {
     const m = this.table(t, path);
     for (const [k, val] of Object.entries(m))
-      if (typeof val !== 'string') this.fail(path, `${k} must be a string, found ${describe(val)}`, `quote it`);
+      if (typeof val !== 'string')
+        this.fail(path, `${k} must be a string, found ${describe(val)}`, `quote it`);
     return m as Record<string, string>;
   }
 
@@ -192,22 +235,35 @@ class Validator {
 
   private checkCondition(c: Conditional['condition'], path: FieldPath, options: ReadonlySet<string>): void {
     if (c !== undefined && !options.has(c.option))
-      this.fail(path, `condition names option "${c.option}", which is not declared`, `declare it under [options]`);
+      this.fail(
+        path,
+        `condition names option "${c.option}", which is not declared`,
+        `declare it under [options]`,
+      );
   }
 
   options(doc: Table): Record<string, OptionDecl> {
     const t = this.table(doc, ['options']);
     const out: Record<string, OptionDecl> = {};
     for (const [k, val] of Object.entries(t)) {
-      if (!OPTION_RE.test(k)) this.fail(['options', k], `option name "${k}" is not allowed`, 'use lowercase a-z0-9_-');
+      if (!OPTION_RE.test(k))
+        this.fail(['options', k], `option name "${k}" is not allowed`, 'use lowercase a-z0-9_-');
       if (typeof val !== 'object' || val === null || Array.isArray(val))
-        this.fail(['options', k], `expected { default = true|false, summary = "…" }`, 'write it as an inline table');
+        this.fail(
+          ['options', k],
+          `expected { default = true|false, summary = "…" }`,
+          'write it as an inline table',
+        );
       const o = val as Table;
       if (typeof o.default !== 'boolean')
         this.fail(['options', k], `option "${k}" needs default = true or false`, 'add default = false');
       for (const extra of Object.keys(o))
         if (extra !== 'default' && extra !== 'summary')
-          this.fail(['options', k], `unknown key "${extra}" in option "${k}"`, 'an option has default and summary');
+          this.fail(
+            ['options', k],
+            `unknown key "${extra}" in option "${k}"`,
+            'an option has default and summary',
+          );
       out[k] = { default: o.default, summary: typeof o.summary === 'string' ? o.summary : '' };
     }
     return out;
@@ -216,12 +272,14 @@ class Validator {
   sources(doc: Table): Source[] {
     const list = doc.source;
     if (list === undefined) return [];
-    if (!Array.isArray(list)) this.fail(['source'], 'expected [[source]] tables', 'write each source as [[source]]');
+    if (!Array.isArray(list))
+      this.fail(['source'], 'expected [[source]] tables', 'write each source as [[source]]');
     return list.map((item: unknown, i) => this.source(item, i));
   }
 
   private source(item: unknown, i: number): Source {
-    if (typeof item !== 'object' || item === null) this.fail(['source', i], 'expected a table', 'use [[source]]');
+    if (typeof item !== 'object' || item === null)
+      this.fail(['source', i], 'expected a table', 'use [[source]]');
     const t = item as Table;
     this.unknownKeys(t, ['source', i], KNOWN.source);
     const sha = this.optionalString(t, ['source', i, 'sha256']);
@@ -231,14 +289,19 @@ class Validator {
     const path = this.optionalString(t, ['source', i, 'path']);
     const url = this.optionalString(t, ['source', i, 'url']);
     if ((path === undefined) === (url === undefined))
-      this.fail(['source', i], 'a source needs exactly one of url or path', 'url = "…" with sha256, or path = "…"');
+      this.fail(
+        ['source', i],
+        'a source needs exactly one of url or path',
+        'url = "…" with sha256, or path = "…"',
+      );
     if (path !== undefined) {
       if (path.startsWith('/') || path.split('/').includes('..'))
         this.fail(['source', i, 'path'], `"${path}" leaves the recipe's directory`, 'use a path inside it');
       return hash === undefined ? { kind: 'path', path } : { kind: 'path', path, sha256: hash };
     }
     const u = url ?? '';
-    if (hash === undefined) this.fail(['source', i], `url source has no sha256`, 'add sha256 = "…" (sha256sum FILE)');
+    if (hash === undefined)
+      this.fail(['source', i], `url source has no sha256`, 'add sha256 = "…" (sha256sum FILE)');
     const fileName = urlFileName(u);
     if (fileName === undefined)
       this.fail(['source', i, 'url'], `"${u}" is not an http(s) URL ending in a file name`, 'check the URL');
@@ -258,7 +321,10 @@ function urlFileName(url: string): string | undefined {
 }
 
 function fieldName(path: FieldPath): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 function describe(v: unknown): string {

@@ -76,7 +76,8 @@ export function checkRecipes(paths: readonly string[]): CheckResult {
       errors.push(new AppError('E_USAGE', `${p} is neither a ports tree nor a .toml recipe`));
       continue;
     }
-    for (const name of listDirs(p)) for (const f of listToml(join(p, name))) visit(join(p, name, f), name, f.slice(0, -5));
+    for (const name of listDirs(p))
+      for (const f of listToml(join(p, name))) visit(join(p, name, f), name, f.slice(0, -5));
   }
   return { checked, errors };
 }

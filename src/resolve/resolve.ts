@@ -37,7 +37,7 @@ export function resolve(index: RecipeIndex, request: ResolveRequest): Plan {
     demands.clear();
     const roots = request.specs.map((s) => pick(index, s, 'the request', chosen, demands, request));
     const changed = expand(index, request, chosen, demands, roots);
-    if (!changed) return toPlan(index, request, chosen, roots);
+    if (!changed) return toPlan(request, chosen, roots);
   }
   throw new AppError('E_RESOLVE_CONFLICT', 'resolution did not settle after 50 rounds', {
     hint: 'the requirements contradict each other in a loop; pin versions explicitly',
@@ -92,14 +92,19 @@ function pick(
   demands.set(alt.name, list);
   const all = index.candidates(alt.name);
   if (all.length === 0) throw notFound(index, alt, from);
-  const fits = all.filter((r) => list.every((d) => !sameSlotFamily(d.req, alt) || matchesRequirement(d.req, r)));
+  const fits = all.filter((r) =>
+    list.every((d) => !sameSlotFamily(d.req, alt) || matchesRequirement(d.req, r)),
+  );
   const usable = fits.filter((r) => matchesRequirement(alt, r));
   const preferred = usable.find((r) => request.prefer?.get(packageKey(r.name, r.slot)) === r.version);
   const best = preferred ?? usable[0];
   if (best === undefined) throw conflict(alt, list, all);
   const key = packageKey(best.name, best.slot);
   const current = chosen.get(key);
-  if (current === undefined || !list.every((d) => !sameSlotFamily(d.req, alt) || matchesRequirement(d.req, current)))
+  if (
+    current === undefined ||
+    !list.every((d) => !sameSlotFamily(d.req, alt) || matchesRequirement(d.req, current))
+  )
     chosen.set(key, best);
   return key;
 }
@@ -113,7 +118,7 @@ function optionsFor(r: Recipe, request: ResolveRequest): OptionSet {
   return { ...defaultOptions(r), ...(request.options?.[r.name] ?? {}) };
 }
 
-function toPlan(index: RecipeIndex, request: ResolveRequest, chosen: Map<PackageKey, Recipe>, roots: PackageKey[]) {
+function toPlan(request: ResolveRequest, chosen: Map<PackageKey, Recipe>, roots: PackageKey[]) {
   const nodes = new Map<PackageKey, PlanNode>();
   const keyOf = (spec: DepSpec): PackageKey => {
     for (const alt of spec.alternatives)
@@ -122,10 +127,16 @@ function toPlan(index: RecipeIndex, request: ResolveRequest, chosen: Map<Package
   };
   for (const [key, recipe] of chosen) {
     const options = optionsFor(recipe, request);
-    const active = (list: readonly DepSpec[]) => list.filter((s) => conditionHolds(s.condition, options)).map(keyOf);
-    nodes.set(key, { key, recipe, options, runDeps: active(recipe.depends.run), buildDeps: active(recipe.depends.build) });
+    const active = (list: readonly DepSpec[]) =>
+      list.filter((s) => conditionHolds(s.condition, options)).map(keyOf);
+    nodes.set(key, {
+      key,
+      recipe,
+      options,
+      runDeps: active(recipe.depends.run),
+      buildDeps: active(recipe.depends.build),
+    });
   }
-  void index;
   return { nodes, roots: [...new Set(roots)] };
 }
 
@@ -139,7 +150,10 @@ function notFound(index: RecipeIndex, req: PackageRequirement, from: string): Ap
 function conflict(alt: PackageRequirement, demands: readonly Demand[], all: readonly Recipe[]): AppError {
   const lines = demands
     .filter((d) => d.req.range.length > 0 || d.req.slot !== undefined)
-    .map((d) => `  ${d.from} requires ${d.req.name}${d.req.slot ? `:${d.req.slot}` : ''} ${formatRange(d.req.range)}`);
+    .map(
+      (d) =>
+        `  ${d.from} requires ${d.req.name}${d.req.slot ? `:${d.req.slot}` : ''} ${formatRange(d.req.range)}`,
+    );
   const have = all.map((r) => `${r.version}${r.slot === '0' ? '' : ` (slot ${r.slot})`}`).join(', ');
   return new AppError(
     'E_RESOLVE_CONFLICT',

@@ -53,8 +53,12 @@ export interface StoreMeta {
 export function parseMeta(text: string, file: string): StoreMeta {
   const m = JSON.parse(text) as StoreMeta;
   if (typeof m.formatVersion !== 'number' || m.formatVersion > META_FORMAT_VERSION)
-    throw new AppError('E_STORE_FORMAT', `${file} has formatVersion ${m.formatVersion}; this ferry reads up to ${META_FORMAT_VERSION}`, {
-      hint: 'upgrade ferry to read this store',
-    });
+    throw new AppError(
+      'E_STORE_FORMAT',
+      `${file} has formatVersion ${m.formatVersion}; this ferry reads up to ${META_FORMAT_VERSION}`,
+      {
+        hint: 'upgrade ferry to read this store',
+      },
+    );
   return m;
 }

@@ -16,7 +16,8 @@ const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 export function rewriteBytes(bytes: Buffer, from: string, to: string): Buffer | 'too-long' {
   const a = Buffer.from(from);
   const b = Buffer.from(to);
-  if (!bytes.subarray(0, 4).equals(ELF_MAGIC)) return Buffer.from(bytes.toString('latin1').split(from).join(to), 'latin1');
+  if (!bytes.subarray(0, 4).equals(ELF_MAGIC))
+    return Buffer.from(bytes.toString('latin1').split(from).join(to), 'latin1');
   if (b.length > a.length) return 'too-long';
   const out = Buffer.from(bytes);
   for (let at = out.indexOf(a); at !== -1; at = out.indexOf(a, at + b.length)) {
@@ -83,8 +84,12 @@ async function checkFits(dir: string, meta: StoreMeta, newRoot: string): Promise
       await fh.close();
     }
     if (head.equals(ELF_MAGIC) && newRoot.length > meta.embeddedRoot.length)
-      throw new AppError('E_RELOCATE', `${meta.id}/${rel} embeds ${meta.embeddedRoot} in a binary; ${newRoot} is longer`, {
-        hint: `binaries can only move to a root path of at most ${meta.embeddedRoot.length} characters; rebuild, or choose a shorter root`,
-      });
+      throw new AppError(
+        'E_RELOCATE',
+        `${meta.id}/${rel} embeds ${meta.embeddedRoot} in a binary; ${newRoot} is longer`,
+        {
+          hint: `binaries can only move to a root path of at most ${meta.embeddedRoot.length} characters; rebuild, or choose a shorter root`,
+        },
+      );
   }
 }

@@ -13,7 +13,14 @@ import {
   writeFileAtomic,
 } from '../platform/index.js';
 import { recordOf } from './hashtree.js';
-import { parseMeta, parseStoreId, tryParseStoreId, type FileRecord, type StoreId, type StoreMeta } from './meta.js';
+import {
+  parseMeta,
+  parseStoreId,
+  tryParseStoreId,
+  type FileRecord,
+  type StoreId,
+  type StoreMeta,
+} from './meta.js';
 
 export interface VerifyProblem {
   readonly id: string;
@@ -57,7 +64,9 @@ export class Store {
    */
   async makeTempOut(id: StoreId): Promise<string> {
     const prefix = '.tmp-';
-    const rand = randomBytes(id.length).toString('hex').slice(0, id.length - prefix.length);
+    const rand = randomBytes(id.length)
+      .toString('hex')
+      .slice(0, id.length - prefix.length);
     const dir = join(this.storeDir, prefix + rand);
     await fs.mkdir(dir);
     return dir;
@@ -74,13 +83,17 @@ export class Store {
 
   async list(): Promise<StoreId[]> {
     const names = await fs.readdir(this.storeDir);
-    return names.map((n) => tryParseStoreId(n)).filter((n): n is StoreId => n !== undefined).sort();
+    return names
+      .map((n) => tryParseStoreId(n))
+      .filter((n): n is StoreId => n !== undefined)
+      .sort();
   }
 
   async readMeta(id: StoreId): Promise<StoreMeta> {
     const file = join(this.metaDir, `${id}.json`);
     const text = await readTextIfExists(file);
-    if (text === undefined) throw new AppError('E_STORE_PATH', `no metadata for store path ${id}`, { hint: 'run ferry verify' });
+    if (text === undefined)
+      throw new AppError('E_STORE_PATH', `no metadata for store path ${id}`, { hint: 'run ferry verify' });
     return parseMeta(text, file);
   }
 
@@ -185,7 +198,8 @@ export class Store {
       if (JSON.stringify(got) !== JSON.stringify(want))
         problems.push({ id, kind: 'modified', file: e.rel, detail: describeDiff(want, got) });
     }
-    for (const rel of Object.keys(files)) if (!seen.has(rel)) problems.push({ id, kind: 'missing', file: rel });
+    for (const rel of Object.keys(files))
+      if (!seen.has(rel)) problems.push({ id, kind: 'missing', file: rel });
     return problems;
   }
 
@@ -207,7 +221,8 @@ function describeDiff(want: FileRecord, got: FileRecord): string {
     if (want.sha256 !== got.sha256) return `sha256 recorded ${want.sha256}, found ${got.sha256}`;
     return `executable bit recorded ${want.executable}, found ${got.executable}`;
   }
-  if (want.type === 'symlink' && got.type === 'symlink') return `link target recorded ${want.target}, found ${got.target}`;
+  if (want.type === 'symlink' && got.type === 'symlink')
+    return `link target recorded ${want.target}, found ${got.target}`;
   return 'differs';
 }
 

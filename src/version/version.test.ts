@@ -146,7 +146,19 @@ test('compareVersions follows dpkg order', () => {
 });
 
 test('compareVersions sorts a list into dpkg order', () => {
-  const sorted = ['1.0~~', '1.0~rc1', '1.0', '1.0-1', '1.0a', '1.0+', '1.0.1', '1.1', '1.10', '1:0.1', '2:0~'];
+  const sorted = [
+    '1.0~~',
+    '1.0~rc1',
+    '1.0',
+    '1.0-1',
+    '1.0a',
+    '1.0+',
+    '1.0.1',
+    '1.1',
+    '1.10',
+    '1:0.1',
+    '2:0~',
+  ];
   const shuffled = [...sorted].reverse();
   assert.deepEqual(shuffled.sort(compareVersions), sorted);
 });

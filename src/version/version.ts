@@ -43,13 +43,15 @@ function versionProblem(s: string): string | undefined {
     if (colon === 0) return 'the epoch before ":" is empty';
     for (let i = 0; i < colon; i++)
       if (!isDigit(s.charCodeAt(i))) return `the epoch "${s.slice(0, colon)}" is not a number`;
-    if (Number(s.slice(0, colon)) > MAX_EPOCH) return `the epoch ${s.slice(0, colon)} is larger than ${MAX_EPOCH}`;
+    if (Number(s.slice(0, colon)) > MAX_EPOCH)
+      return `the epoch ${s.slice(0, colon)} is larger than ${MAX_EPOCH}`;
   }
   const start = colon + 1;
   const hyphen = s.lastIndexOf('-');
   const end = hyphen >= start ? hyphen : s.length;
   if (start === end) return 'the upstream version is empty';
-  if (!isDigit(s.charCodeAt(start))) return `the upstream version must start with a digit, found "${s.charAt(start)}"`;
+  if (!isDigit(s.charCodeAt(start)))
+    return `the upstream version must start with a digit, found "${s.charAt(start)}"`;
   for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i);
     if (!(isAlnum(c) || c === DOT || c === PLUS || c === TILDE || c === HYPHEN))
