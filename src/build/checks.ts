@@ -86,22 +86,53 @@ async function fixOne(input: ElfFixInput, rel: string, info: ElfInfo): Promise<v
   const old = entries.join(':');
   const next = newRunpath.join(':');
   if (old === next || (old === '' && next === '')) return;
-  const path = join(input.outDir, rel);
+  await setRunpath(join(input.outDir, rel), info, old, next, input.label);
+}
+
+/**
+ * Rewrite the run path in place when the new one fits (zero-filling the rest, so the old absolute path is
+ * gone from the file, not just unreferenced); otherwise let patchelf grow the string table and then zero the
+ * stale copy it leaves behind. Either way no byte of the old root's path survives in the file.
+ */
+async function setRunpath(
+  path: string,
+  info: ElfInfo,
+  old: string,
+  next: string,
+  label: string,
+): Promise<void> {
   const st = await fs.stat(path);
   await fs.chmod(path, st.mode | 0o200);
-  const r = await runProcess(
-    'patchelf',
-    next === '' ? ['--remove-rpath', path] : ['--set-rpath', next, path],
-  );
-  await fs.chmod(path, st.mode);
-  if (r.exitCode !== 0)
-    throw new AppError(
-      'E_BUILD_FAILED',
-      `${input.label}: patchelf could not set the run path of ${rel}: ${r.stderr.trim()}`,
-      {
-        hint: 'is patchelf installed? (apt-get install patchelf)',
-      },
-    );
+  try {
+    const bytes = await fs.readFile(path);
+    const loc = info.runpathLocation;
+    const fits = loc !== undefined && Buffer.byteLength(next) <= loc.length;
+    if (fits && bytes.toString('utf8', loc.offset, loc.offset + loc.length) === old) {
+      bytes.fill(0, loc.offset, loc.offset + loc.length);
+      bytes.write(next, loc.offset, 'utf8');
+      await fs.writeFile(path, bytes);
+      return;
+    }
+    const r = await runProcess('patchelf', ['--set-rpath', next, path]);
+    if (r.exitCode !== 0)
+      throw new AppError(
+        'E_BUILD_FAILED',
+        `${label}: patchelf could not set the run path of ${path}: ${r.stderr.trim()}`,
+        {
+          hint: 'is patchelf installed? (apt-get install patchelf)',
+        },
+      );
+    const after = await fs.readFile(path);
+    const stale = Buffer.from(`${old}\0`);
+    let changed = false;
+    for (let at = after.indexOf(stale); at !== -1 && old !== ''; at = after.indexOf(stale, at)) {
+      after.fill(0, at, at + stale.length);
+      changed = true;
+    }
+    if (changed) await fs.writeFile(path, after);
+  } finally {
+    await fs.chmod(path, st.mode);
+  }
 }
 
 /** The directory (as seen at the final path) that provides `lib`, or undefined when nothing declared does. */

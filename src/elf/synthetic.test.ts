@@ -282,8 +282,16 @@ const INVALID: readonly (readonly [string, Patch, RegExp])[] = [
     /segment 2 extends past the end/,
   ],
   [
-    'PT_LOAD runs past the end',
+    'PT_LOAD larger than the file',
     (l) => l.w.addr(phdrField(l, 0, 'filesz'), l.total + 1),
+    /p_filesz .* larger than the file/,
+  ],
+  [
+    'PT_LOAD runs past the end',
+    (l) => {
+      l.w.addr(phdrField(l, 0, 'offset'), 16);
+      l.w.addr(phdrField(l, 0, 'filesz'), l.total - 8);
+    },
     /segment 0 extends past the end/,
   ],
   [

@@ -72,6 +72,7 @@ const DOT = 0x2e;
 const PLUS = 0x2b;
 const TILDE = 0x7e;
 const HYPHEN = 0x2d;
+const COLON = 0x3a;
 const ZERO = 0x30;
 const NINE = 0x39;
 /** Stands for "past the end of the part"; sorts like dpkg's NUL terminator. */
@@ -107,23 +108,40 @@ function order(c: number): number {
  */
 export function compareVersions(a: string, b: string): -1 | 0 | 1 {
   if (a === b) return 0;
-  // Epochs end at the first colon; without one the epoch part is empty, which compares equal to "0".
-  const aColon = a.indexOf(':');
-  const bColon = b.indexOf(':');
-  const aEpochEnd = aColon < 0 ? 0 : aColon;
-  const bEpochEnd = bColon < 0 ? 0 : bColon;
-  let r = verrevcmp(a, 0, aEpochEnd, b, 0, bEpochEnd);
-  if (r !== 0) return r;
+  // The epoch ends at the first colon; without one it is empty, which compares equal to "0".
+  const aColon = epochColon(a);
+  const bColon = epochColon(b);
+  if (aColon >= 0 || bColon >= 0) {
+    const r = verrevcmp(a, 0, aColon < 0 ? 0 : aColon, b, 0, bColon < 0 ? 0 : bColon);
+    if (r !== 0) return r;
+  }
   const aStart = aColon + 1;
   const bStart = bColon + 1;
-  // The revision starts after the last hyphen of what follows the epoch; without one it is empty.
-  let aHyphen = a.lastIndexOf('-');
-  let bHyphen = b.lastIndexOf('-');
-  if (aHyphen < aStart) aHyphen = a.length;
-  if (bHyphen < bStart) bHyphen = b.length;
-  r = verrevcmp(a, aStart, aHyphen, b, bStart, bHyphen);
+  // The revision follows the last hyphen after the epoch; without one it is empty.
+  const aHyphen = lastHyphen(a, aStart);
+  const bHyphen = lastHyphen(b, bStart);
+  const r = verrevcmp(a, aStart, aHyphen, b, bStart, bHyphen);
   if (r !== 0) return r;
   return verrevcmp(a, aHyphen + 1, a.length, b, bHyphen + 1, b.length);
+}
+
+/**
+ * Index of the colon ending the epoch, or -1. Like dpkg this is the first colon; a valid epoch is all digits, so the
+ * scan stops at the first non-digit instead of searching the whole string (any colon after it is invalid anyway).
+ */
+function epochColon(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === COLON) return i;
+    if (c < ZERO || c > NINE) return -1;
+  }
+  return -1;
+}
+
+/** Index of the last hyphen at or after `start`, or `s.length` when there is none. Revisions are short. */
+function lastHyphen(s: string, start: number): number {
+  for (let i = s.length - 1; i >= start; i--) if (s.charCodeAt(i) === HYPHEN) return i;
+  return s.length;
 }
 
 /** dpkg's `verrevcmp` over `a[ai, ae)` and `b[bi, be)`. */

@@ -139,11 +139,11 @@ function choosePairs(versions: readonly string[]): Pair[] {
     chosen.set(key, [a, b]);
     return true;
   };
-  const fill = (target: number, next: () => Pair | undefined): void => {
+  const fill = (target: number, next: () => readonly [string | undefined, string | undefined]): void => {
     const goal = chosen.size + target;
     for (let tries = 0; chosen.size < goal && tries < target * 10; tries++) {
-      const p = next();
-      if (p !== undefined) add(p[0], p[1]);
+      const [a, b] = next();
+      add(a, b);
     }
   };
 
