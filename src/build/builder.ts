@@ -97,6 +97,7 @@ async function buildLocked(ctx: Context, store: Store, job: BuildJob, opts: Buil
       outDir,
       prefixPath: store.pathOf(job.id),
       inputPaths: [...job.runInputs, ...job.buildOnlyInputs].map((id) => store.pathOf(id)),
+      readOnlyFiles: sources.filter((s) => s.kind === 'file').map((s) => s.path),
       hiddenDirs: [...HIDDEN, ...(ctx.env.HOME === undefined ? [] : [ctx.env.HOME])],
     };
     const run = makeRunner(opts.sandbox, spec, logFile, (line) => {

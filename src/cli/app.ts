@@ -56,7 +56,7 @@ export class App {
     const mode = stringOption(this.options, 'sandbox') ?? 'on';
     if (mode === 'off') return new NoSandbox();
     if (mode !== 'on') throw new AppError('E_USAGE', `--sandbox expects on or off, got "${mode}"`);
-    const probe = await probeSandbox();
+    const probe = await probeSandbox(this.ctx.env.FERRY_BWRAP);
     if ('sandbox' in probe) return probe.sandbox;
     throw new AppError('E_SANDBOX_UNAVAILABLE', `cannot sandbox builds: ${probe.reason}`, {
       hint: 'install bubblewrap (apt-get install bubblewrap) or allow user namespaces; or build unconfined with --sandbox=off',

@@ -251,14 +251,15 @@ function buildLines(b: BuildResult): string[] {
 
 function buildOutcome(b: BuildResult): Outcome {
   const ok = b.failures.length === 0;
-  return { data: b, text: buildLines(b), exitCode: ok ? 0 : b.built.length > 0 ? 3 : 1 };
+  const someRequested = b.built.some((x) => b.requested.includes(x.key));
+  return { data: b, text: buildLines(b), exitCode: ok ? 0 : someRequested ? 3 : 1 };
 }
 
 function changeOutcome(r: ChangeResult): Outcome {
   const failures = r.build.failures.length > 0;
   const text = failures
     ? [
-        ...buildLines({ built: [], failures: r.build.failures }),
+        ...buildLines({ requested: [], built: [], failures: r.build.failures }),
         `profile ${r.profile} unchanged (generation ${r.from ?? 'none'})`,
       ]
     : r.changed

@@ -8,6 +8,8 @@ import type { App } from './app.js';
 import { intOption, stringOption } from './args.js';
 
 export interface BuildResult {
+  /** The packages asked for (name:slot), as opposed to dependencies built on the way. */
+  readonly requested: readonly string[];
   readonly built: readonly { key: string; storePath: string; status: string }[];
   readonly failures: readonly { key: string; code: string; message: string; hint?: string }[];
 }
@@ -48,7 +50,7 @@ export async function resolveAndBuild(
   return { plan, report, store };
 }
 
-function summarise(report: BuildReport, storeDir: string): BuildResult {
+function summarise(plan: Plan, report: BuildReport, storeDir: string): BuildResult {
   const built: BuildResult['built'][number][] = [];
   const failures: BuildResult['failures'][number][] = [];
   for (const [key, outcome] of report.results) {
@@ -65,12 +67,12 @@ function summarise(report: BuildReport, storeDir: string): BuildResult {
     if (outcome.status === 'done')
       built.push({ key, storePath: `${storeDir}/${outcome.value.id}`, status: outcome.value.status });
   }
-  return { built, failures };
+  return { requested: plan.roots, built, failures };
 }
 
 export async function buildCommand(app: App, args: readonly string[]): Promise<BuildResult> {
   const { plan, report, store } = await resolveAndBuild(app, parseSpecs(args));
-  return summarise(report, store.storeDir);
+  return summarise(plan, report, store.storeDir);
 }
 
 function packagesOf(plan: Plan, ids: ReadonlyMap<PackageKey, StoreId>): GenerationPackage[] {
@@ -110,7 +112,7 @@ export async function changeProfile(
         .map((p) => [packageKey(p.name, p.slot), p.version]),
     );
     const { plan, report } = await resolveAndBuild(app, requests, prefer);
-    const build = summarise(report, store.storeDir);
+    const build = summarise(plan, report, store.storeDir);
     const packages = report.failed ? [] : packagesOf(plan, report.ids);
     const base = { profile: profile.name, ...(before === undefined ? {} : { from: before.number }), build };
     const diff = diffPackages(before?.packages ?? [], packages);

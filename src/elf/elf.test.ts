@@ -15,7 +15,8 @@ function run(tool: string, args: readonly string[], cwd?: string): string {
     encoding: 'utf8',
     env: C_ENV,
     maxBuffer: 64 << 20,
-    ...(cwd ? { cwd } : {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd === undefined ? {} : { cwd }),
   });
 }
 
@@ -32,8 +33,7 @@ function onPath(tool: string): boolean {
 function skipWithout(...tools: string[]): string | false {
   const absent = tools.filter((t) => !onPath(t));
   if (absent.length === 0) return false;
-  if (process.env['CI'] !== undefined)
-    throw new Error(`CI must provide ${absent.join(', ')} for the ELF tests`);
+  if (process.env.CI !== undefined) throw new Error(`CI must provide ${absent.join(', ')} for the ELF tests`);
   return `needs ${absent.join(', ')}, which is not installed`;
 }
 
@@ -216,8 +216,8 @@ describe('readElf on files gcc builds', { skip: gccSkip }, () => {
   });
 
   it('reads a shared library: soname, needed, no interpreter, no run path', () => {
-    const info = readElf(fs.readFileSync(lib()));
-    assert.equal(info?.soname, 'libfoo.so.1');
+    const info = readElf(fs.readFileSync(lib())) ?? assert.fail('not ELF');
+    assert.equal(info.soname, 'libfoo.so.1');
     assert.equal(info.type, 'dyn');
     assert.equal(info.interpreter, undefined);
     assert.deepEqual(info.needed, ['libc.so.6']);
@@ -225,8 +225,8 @@ describe('readElf on files gcc builds', { skip: gccSkip }, () => {
   });
 
   it('--enable-new-dtags records DT_RUNPATH', () => {
-    const info = readElf(fs.readFileSync(app('runpath')));
-    assert.deepEqual(info?.needed, ['libfoo.so.1', 'libc.so.6']);
+    const info = readElf(fs.readFileSync(app('runpath'))) ?? assert.fail('not ELF');
+    assert.deepEqual(info.needed, ['libfoo.so.1', 'libc.so.6']);
     assert.deepEqual([info.runpath, info.rpath], [['$ORIGIN/../lib'], []]);
     assert.deepEqual([info.class, info.endian, info.arch], [64, 'little', 'x86_64']);
     assert.equal(info.interpreter, readelf(app('runpath')).interpreter);
@@ -235,13 +235,13 @@ describe('readElf on files gcc builds', { skip: gccSkip }, () => {
   });
 
   it('--disable-new-dtags records DT_RPATH', () => {
-    const info = readElf(fs.readFileSync(app('rpath')));
-    assert.deepEqual([info?.runpath, info?.rpath], [[], ['$ORIGIN/../lib']]);
+    const info = readElf(fs.readFileSync(app('rpath'))) ?? assert.fail('not ELF');
+    assert.deepEqual([info.runpath, info.rpath], [[], ['$ORIGIN/../lib']]);
   });
 
   it('records the glibc versions the program needs', () => {
-    const info = readElf(fs.readFileSync(app('runpath')));
-    assert.ok(info?.versionNeeds['libc.so.6']?.some((v) => v.startsWith('GLIBC_2.')));
+    const info = readElf(fs.readFileSync(app('runpath'))) ?? assert.fail('not ELF');
+    assert.ok(info.versionNeeds['libc.so.6']?.some((v) => v.startsWith('GLIBC_2.')));
     assert.match(info.maxGlibc ?? '', /^2\.\d+(\.\d+)?$/);
     assert.equal(info.maxGlibc, objdumpMaxGlibc(app('runpath')));
   });

@@ -257,7 +257,7 @@ describe('readElf on hand-built files', () => {
   });
 });
 
-type Patch = (l: Layout) => Uint8Array | void;
+type Patch = (l: Layout) => Uint8Array | undefined;
 
 /** Entry i of the dynamic section: 0,1 NEEDED, 2 SONAME, 3 RUNPATH, 4 STRTAB, 5 STRSZ, 6 VERNEED, 7 VERNEEDNUM. */
 const tagAt = (l: Layout, i: number) => l.dynamic + i * 2 * l.w.word;
@@ -266,24 +266,54 @@ const phdrField = (l: Layout, i: number, field: 'offset' | 'filesz') =>
   l.phoff + i * l.phentsize + (l.w.word === 8 ? { offset: 8, filesz: 32 } : { offset: 4, filesz: 16 })[field];
 
 const INVALID: readonly (readonly [string, Patch, RegExp])[] = [
-  ['unknown class', (l) => l.w.u8(4, 3), /unknown class 3/],
-  ['unknown byte order', (l) => l.w.u8(5, 0), /unknown byte order 0/],
+  [
+    'unknown class',
+    (l) => {
+      l.w.u8(4, 3);
+    },
+    /unknown class 3/,
+  ],
+  [
+    'unknown byte order',
+    (l) => {
+      l.w.u8(5, 0);
+    },
+    /unknown byte order 0/,
+  ],
   ['shorter than its header', (l) => l.w.bytes.subarray(0, 40), /ELF header extends past the end/],
-  ['program headers smaller than the format', (l) => l.w.u16(30 + 3 * l.w.word, 8), /e_phentsize 8/],
-  ['program header table past the end', (l) => l.w.addr(24 + l.w.word, l.total - 10), /program header table/],
+  [
+    'program headers smaller than the format',
+    (l) => {
+      l.w.u16(30 + 3 * l.w.word, 8);
+    },
+    /e_phentsize 8/,
+  ],
+  [
+    'program header table past the end',
+    (l) => {
+      l.w.addr(24 + l.w.word, l.total - 10);
+    },
+    /program header table/,
+  ],
   [
     'segment offset beyond the file',
-    (l) => l.w.addr(phdrField(l, 2, 'offset'), 0xfffffff0),
+    (l) => {
+      l.w.addr(phdrField(l, 2, 'offset'), 0xfffffff0);
+    },
     /p_offset .* larger than the file/,
   ],
   [
     'PT_DYNAMIC runs past the end',
-    (l) => l.w.addr(phdrField(l, 2, 'filesz'), l.total),
+    (l) => {
+      l.w.addr(phdrField(l, 2, 'filesz'), l.total);
+    },
     /segment 2 extends past the end/,
   ],
   [
     'PT_LOAD larger than the file',
-    (l) => l.w.addr(phdrField(l, 0, 'filesz'), l.total + 1),
+    (l) => {
+      l.w.addr(phdrField(l, 0, 'filesz'), l.total + 1);
+    },
     /p_filesz .* larger than the file/,
   ],
   [
@@ -296,31 +326,65 @@ const INVALID: readonly (readonly [string, Patch, RegExp])[] = [
   ],
   [
     'PT_INTERP without NUL',
-    (l) => l.w.addr(phdrField(l, 1, 'filesz'), INTERP.length),
+    (l) => {
+      l.w.addr(phdrField(l, 1, 'filesz'), INTERP.length);
+    },
     /PT_INTERP is not NUL-terminated/,
   ],
   [
     'DT_STRTAB outside every PT_LOAD',
-    (l) => l.w.addr(valueAt(l, 4), 0x1000),
+    (l) => {
+      l.w.addr(valueAt(l, 4), 0x1000);
+    },
     /DT_STRTAB address 0x1000 is not inside/,
   ],
-  ['DT_STRSZ larger than the file', (l) => l.w.addr(valueAt(l, 5), l.total * 2), /DT_STRSZ/],
-  ['DT_STRSZ past the segment', (l) => l.w.addr(valueAt(l, 5), l.total - l.strtab + 1), /DT_STRSZ runs past/],
+  [
+    'DT_STRSZ larger than the file',
+    (l) => {
+      l.w.addr(valueAt(l, 5), l.total * 2);
+    },
+    /DT_STRSZ/,
+  ],
+  [
+    'DT_STRSZ past the segment',
+    (l) => {
+      l.w.addr(valueAt(l, 5), l.total - l.strtab + 1);
+    },
+    /DT_STRSZ runs past/,
+  ],
   [
     'DT_NEEDED past the string table',
-    (l) => l.w.addr(valueAt(l, 0), l.strsz + 5),
+    (l) => {
+      l.w.addr(valueAt(l, 0), l.strsz + 5);
+    },
     /DT_NEEDED points past the string table/,
   ],
   [
     'string cut by DT_STRSZ',
-    (l) => l.w.addr(valueAt(l, 5), (l.strings.get('libc.so.6') ?? 0) + 3),
+    (l) => {
+      l.w.addr(valueAt(l, 5), (l.strings.get('libc.so.6') ?? 0) + 3);
+    },
     /DT_NEEDED is not NUL-terminated/,
   ],
-  ['strings without DT_STRTAB', (l) => l.w.addr(tagAt(l, 4), 0x7ffffff0), /has no DT_STRTAB/],
-  ['DT_VERNEED outside every PT_LOAD', (l) => l.w.addr(valueAt(l, 6), 0x10), /DT_VERNEED address/],
+  [
+    'strings without DT_STRTAB',
+    (l) => {
+      l.w.addr(tagAt(l, 4), 0x7ffffff0);
+    },
+    /has no DT_STRTAB/,
+  ],
+  [
+    'DT_VERNEED outside every PT_LOAD',
+    (l) => {
+      l.w.addr(valueAt(l, 6), 0x10);
+    },
+    /DT_VERNEED address/,
+  ],
   [
     'vn_aux past the end',
-    (l) => l.w.u32(l.verneed + 8, 0x7fffffff),
+    (l) => {
+      l.w.u32(l.verneed + 8, 0x7fffffff);
+    },
     /version need aux record extends past the end/,
   ],
   [
@@ -331,8 +395,20 @@ const INVALID: readonly (readonly [string, Patch, RegExp])[] = [
     },
     /version need record extends past the end/,
   ],
-  ['vn_file past the string table', (l) => l.w.u32(l.verneed + 4, 0xffffff), /vn_file points past/],
-  ['vna_name past the string table', (l) => l.w.u32(l.verneed + 16 + 8, 0xffffff), /vna_name points past/],
+  [
+    'vn_file past the string table',
+    (l) => {
+      l.w.u32(l.verneed + 4, 0xffffff);
+    },
+    /vn_file points past/,
+  ],
+  [
+    'vna_name past the string table',
+    (l) => {
+      l.w.u32(l.verneed + 16 + 8, 0xffffff);
+    },
+    /vna_name points past/,
+  ],
   [
     'DT_VERNEEDNUM far larger than the chain',
     (l) => {
@@ -351,7 +427,8 @@ describe('readElf rejects corrupt files', () => {
         const bytes = patch(layout) ?? layout.w.bytes;
         assert.throws(
           () => readElf(bytes),
-          (e: unknown) => e instanceof Error && /^malformed ELF: /.test(e.message) && message.test(e.message),
+          (e: unknown) =>
+            e instanceof Error && e.message.startsWith('malformed ELF: ') && message.test(e.message),
         );
       });
     }

@@ -13,6 +13,8 @@ export interface SandboxSpec {
   readonly prefixPath: string;
   /** Read-only: the declared dependencies' store paths; every other store path stays invisible. */
   readonly inputPaths: readonly string[];
+  /** Read-only: individual files the build must read (verified source archives). */
+  readonly readOnlyFiles: readonly string[];
   /** Directories hidden behind an empty tmpfs ($HOME, /usr/local, /opt). */
   readonly hiddenDirs: readonly string[];
 }
@@ -49,7 +51,7 @@ export class BwrapSandbox implements Sandbox {
     const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
     for (const dir of spec.hiddenDirs) if (existsSync(dir)) args.push('--tmpfs', dir);
     args.push('--tmpfs', spec.rootDir);
-    for (const p of spec.inputPaths) args.push('--ro-bind', p, p);
+    for (const p of [...spec.inputPaths, ...spec.readOnlyFiles]) args.push('--ro-bind', p, p);
     args.push('--bind', spec.buildDir, spec.buildDir, '--bind', spec.outDir, spec.prefixPath);
     args.push('--unshare-all', '--die-with-parent', '--new-session', '--chdir', spec.buildDir, '--');
     return { file: this.bwrapPath, args: [...args, command.file, ...command.args] };
@@ -67,10 +69,17 @@ export class NoSandbox implements Sandbox {
   }
 }
 
-/** Why namespaces cannot be used here, or undefined when they can. */
-export async function probeSandbox(): Promise<{ sandbox: BwrapSandbox } | { reason: string }> {
-  const bwrap = ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => existsSync(p));
-  if (bwrap === undefined) return { reason: 'bubblewrap (bwrap) is not installed' };
+/** A working sandbox, or why namespaces cannot be used here. */
+export async function probeSandbox(
+  bwrapPath?: string,
+): Promise<{ sandbox: BwrapSandbox } | { reason: string }> {
+  const bwrap = (bwrapPath === undefined ? ['/usr/bin/bwrap', '/bin/bwrap'] : [bwrapPath]).find((p) =>
+    existsSync(p),
+  );
+  if (bwrap === undefined)
+    return {
+      reason: `bubblewrap (bwrap) is not installed${bwrapPath === undefined ? '' : ` at ${bwrapPath}`}`,
+    };
   const probe = await runProcess(bwrap, [
     '--ro-bind',
     '/',
