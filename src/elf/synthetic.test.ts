@@ -47,18 +47,23 @@ class Writer {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  u8(at: number, v: number): void {
+  // Each setter returns the writer so a corruption fits in a one-line table row.
+  u8(at: number, v: number): this {
     this.view.setUint8(at, v);
+    return this;
   }
-  u16(at: number, v: number): void {
+  u16(at: number, v: number): this {
     this.view.setUint16(at, v, this.little);
+    return this;
   }
-  u32(at: number, v: number): void {
+  u32(at: number, v: number): this {
     this.view.setUint32(at, v, this.little);
+    return this;
   }
-  addr(at: number, v: bigint | number): void {
+  addr(at: number, v: bigint | number): this {
     if (this.word === 8) this.view.setBigUint64(at, BigInt(v), this.little);
     else this.view.setUint32(at, Number(v), this.little);
+    return this;
   }
   text(at: number, s: string): void {
     this.bytes.set(new TextEncoder().encode(s), at);
@@ -257,166 +262,40 @@ describe('readElf on hand-built files', () => {
   });
 });
 
-type Patch = (l: Layout) => Uint8Array | undefined;
+/** Corrupts a built file in place and returns the writer, or returns other bytes to read instead. */
+type Patch = (l: Layout) => Writer | Uint8Array;
 
 /** Entry i of the dynamic section: 0,1 NEEDED, 2 SONAME, 3 RUNPATH, 4 STRTAB, 5 STRSZ, 6 VERNEED, 7 VERNEEDNUM. */
 const tagAt = (l: Layout, i: number) => l.dynamic + i * 2 * l.w.word;
 const valueAt = (l: Layout, i: number) => tagAt(l, i) + l.w.word;
 const phdrField = (l: Layout, i: number, field: 'offset' | 'filesz') =>
   l.phoff + i * l.phentsize + (l.w.word === 8 ? { offset: 8, filesz: 32 } : { offset: 4, filesz: 16 })[field];
+const vnNext1 = (l: Layout) => l.verneed + 64 + 12;
 
+// prettier-ignore
 const INVALID: readonly (readonly [string, Patch, RegExp])[] = [
-  [
-    'unknown class',
-    (l) => {
-      l.w.u8(4, 3);
-    },
-    /unknown class 3/,
-  ],
-  [
-    'unknown byte order',
-    (l) => {
-      l.w.u8(5, 0);
-    },
-    /unknown byte order 0/,
-  ],
+  ['unknown class', (l) => l.w.u8(4, 3), /unknown class 3/],
+  ['unknown byte order', (l) => l.w.u8(5, 0), /unknown byte order 0/],
   ['shorter than its header', (l) => l.w.bytes.subarray(0, 40), /ELF header extends past the end/],
-  [
-    'program headers smaller than the format',
-    (l) => {
-      l.w.u16(30 + 3 * l.w.word, 8);
-    },
-    /e_phentsize 8/,
-  ],
-  [
-    'program header table past the end',
-    (l) => {
-      l.w.addr(24 + l.w.word, l.total - 10);
-    },
-    /program header table/,
-  ],
-  [
-    'segment offset beyond the file',
-    (l) => {
-      l.w.addr(phdrField(l, 2, 'offset'), 0xfffffff0);
-    },
-    /p_offset .* larger than the file/,
-  ],
-  [
-    'PT_DYNAMIC runs past the end',
-    (l) => {
-      l.w.addr(phdrField(l, 2, 'filesz'), l.total);
-    },
-    /segment 2 extends past the end/,
-  ],
-  [
-    'PT_LOAD larger than the file',
-    (l) => {
-      l.w.addr(phdrField(l, 0, 'filesz'), l.total + 1);
-    },
-    /p_filesz .* larger than the file/,
-  ],
-  [
-    'PT_LOAD runs past the end',
-    (l) => {
-      l.w.addr(phdrField(l, 0, 'offset'), 16);
-      l.w.addr(phdrField(l, 0, 'filesz'), l.total - 8);
-    },
-    /segment 0 extends past the end/,
-  ],
-  [
-    'PT_INTERP without NUL',
-    (l) => {
-      l.w.addr(phdrField(l, 1, 'filesz'), INTERP.length);
-    },
-    /PT_INTERP is not NUL-terminated/,
-  ],
-  [
-    'DT_STRTAB outside every PT_LOAD',
-    (l) => {
-      l.w.addr(valueAt(l, 4), 0x1000);
-    },
-    /DT_STRTAB address 0x1000 is not inside/,
-  ],
-  [
-    'DT_STRSZ larger than the file',
-    (l) => {
-      l.w.addr(valueAt(l, 5), l.total * 2);
-    },
-    /DT_STRSZ/,
-  ],
-  [
-    'DT_STRSZ past the segment',
-    (l) => {
-      l.w.addr(valueAt(l, 5), l.total - l.strtab + 1);
-    },
-    /DT_STRSZ runs past/,
-  ],
-  [
-    'DT_NEEDED past the string table',
-    (l) => {
-      l.w.addr(valueAt(l, 0), l.strsz + 5);
-    },
-    /DT_NEEDED points past the string table/,
-  ],
-  [
-    'string cut by DT_STRSZ',
-    (l) => {
-      l.w.addr(valueAt(l, 5), (l.strings.get('libc.so.6') ?? 0) + 3);
-    },
-    /DT_NEEDED is not NUL-terminated/,
-  ],
-  [
-    'strings without DT_STRTAB',
-    (l) => {
-      l.w.addr(tagAt(l, 4), 0x7ffffff0);
-    },
-    /has no DT_STRTAB/,
-  ],
-  [
-    'DT_VERNEED outside every PT_LOAD',
-    (l) => {
-      l.w.addr(valueAt(l, 6), 0x10);
-    },
-    /DT_VERNEED address/,
-  ],
-  [
-    'vn_aux past the end',
-    (l) => {
-      l.w.u32(l.verneed + 8, 0x7fffffff);
-    },
-    /version need aux record extends past the end/,
-  ],
-  [
-    'vn_next past the end',
-    (l) => {
-      l.w.addr(valueAt(l, 7), 3);
-      l.w.u32(l.verneed + 64 + 12, 0x10000000);
-    },
-    /version need record extends past the end/,
-  ],
-  [
-    'vn_file past the string table',
-    (l) => {
-      l.w.u32(l.verneed + 4, 0xffffff);
-    },
-    /vn_file points past/,
-  ],
-  [
-    'vna_name past the string table',
-    (l) => {
-      l.w.u32(l.verneed + 16 + 8, 0xffffff);
-    },
-    /vna_name points past/,
-  ],
-  [
-    'DT_VERNEEDNUM far larger than the chain',
-    (l) => {
-      l.w.addr(valueAt(l, 7), 0xffffffff);
-      l.w.u32(l.verneed + 64 + 12, 16);
-    },
-    /malformed ELF/,
-  ],
+  ['program headers smaller than the format', (l) => l.w.u16(30 + 3 * l.w.word, 8), /e_phentsize 8/],
+  ['program header table past the end', (l) => l.w.addr(24 + l.w.word, l.total - 10), /program header table/],
+  ['segment offset beyond the file', (l) => l.w.addr(phdrField(l, 2, 'offset'), 0xfffffff0), /p_offset .* larger than the file/],
+  ['PT_DYNAMIC runs past the end', (l) => l.w.addr(phdrField(l, 2, 'filesz'), l.total), /segment 2 extends past the end/],
+  ['PT_LOAD larger than the file', (l) => l.w.addr(phdrField(l, 0, 'filesz'), l.total + 1), /p_filesz .* larger than the file/],
+  ['PT_LOAD runs past the end', (l) => l.w.addr(phdrField(l, 0, 'offset'), 16).addr(phdrField(l, 0, 'filesz'), l.total - 8), /segment 0 extends past the end/],
+  ['PT_INTERP without NUL', (l) => l.w.addr(phdrField(l, 1, 'filesz'), INTERP.length), /PT_INTERP is not NUL-terminated/],
+  ['DT_STRTAB outside every PT_LOAD', (l) => l.w.addr(valueAt(l, 4), 0x1000), /DT_STRTAB address 0x1000 is not inside/],
+  ['DT_STRSZ larger than the file', (l) => l.w.addr(valueAt(l, 5), l.total * 2), /DT_STRSZ/],
+  ['DT_STRSZ past the segment', (l) => l.w.addr(valueAt(l, 5), l.total - l.strtab + 1), /DT_STRSZ runs past/],
+  ['DT_NEEDED past the string table', (l) => l.w.addr(valueAt(l, 0), l.strsz + 5), /DT_NEEDED points past the string table/],
+  ['string cut by DT_STRSZ', (l) => l.w.addr(valueAt(l, 5), (l.strings.get('libc.so.6') ?? 0) + 3), /DT_NEEDED is not NUL-terminated/],
+  ['strings without DT_STRTAB', (l) => l.w.addr(tagAt(l, 4), 0x7ffffff0), /has no DT_STRTAB/],
+  ['DT_VERNEED outside every PT_LOAD', (l) => l.w.addr(valueAt(l, 6), 0x10), /DT_VERNEED address/],
+  ['vn_aux past the end', (l) => l.w.u32(l.verneed + 8, 0x7fffffff), /version need aux record extends past the end/],
+  ['vn_next past the end', (l) => l.w.addr(valueAt(l, 7), 3).u32(vnNext1(l), 0x10000000), /version need record extends past the end/],
+  ['vn_file past the string table', (l) => l.w.u32(l.verneed + 4, 0xffffff), /vn_file points past/],
+  ['vna_name past the string table', (l) => l.w.u32(l.verneed + 16 + 8, 0xffffff), /vna_name points past/],
+  ['DT_VERNEEDNUM larger than the file could hold', (l) => l.w.addr(valueAt(l, 7), 0xffffffff), /DT_VERNEEDNUM .* larger than the file/],
 ];
 
 describe('readElf rejects corrupt files', () => {
@@ -424,7 +303,8 @@ describe('readElf rejects corrupt files', () => {
     for (const [what, patch, message] of INVALID) {
       it(`${name}: ${what}`, () => {
         const layout = buildElf(shape);
-        const bytes = patch(layout) ?? layout.w.bytes;
+        const out = patch(layout);
+        const bytes = out instanceof Writer ? out.bytes : out;
         assert.throws(
           () => readElf(bytes),
           (e: unknown) =>

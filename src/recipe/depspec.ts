@@ -20,7 +20,7 @@ export interface PackageRequirement {
 
 /**
  * A parsed dependency string, `name[:slot] [op version[, op version]…] [| …] [if [!]option]`.
- * Met by any one of `alternatives`, tried in order; only required when `condition` holds for the recipe's options.
+ * Met by any one of `alternatives`, tried in order; required only when `condition` holds for the options.
  */
 export interface DepSpec {
   readonly alternatives: readonly PackageRequirement[];
@@ -164,8 +164,8 @@ export function matchesRequirement(
 
 /**
  * Splits a trailing ` if [!]option` off a recipe string such as `"--with-http_ssl_module if ssl"`. `if` needs
- * whitespace on both sides and the option must look like an option name (`[a-z][a-z0-9_-]*`); otherwise the whole
- * string is the value and there is no condition. The whitespace before `if` is not part of the value.
+ * whitespace on both sides and the option must look like an option name (`[a-z][a-z0-9_-]*`); otherwise the
+ * whole string is the value and there is no condition. The whitespace before `if` is not part of the value.
  */
 export function parseConditional(text: string): { value: string; condition?: Condition } {
   let end = text.length;
@@ -218,8 +218,8 @@ class Scanner {
   }
 
   /**
-   * At the keyword `if`: followed by whitespace, `!` or the end (the caller insists on the whitespace). Only asked
-   * after a name or version, which would have swallowed a preceding letter, so `if` is a word of its own.
+   * At the keyword `if`: followed by whitespace, `!` or the end (the caller insists on the whitespace).
+   * Only asked after a name or version, which would have swallowed a preceding letter, so `if` is a word.
    */
   atIf(): boolean {
     if (!this.text.startsWith('if', this.pos)) return false;
@@ -227,7 +227,7 @@ class Scanner {
     return next === END || next === BANG || isSpace(next);
   }
 
-  /** Throws E_DEPSPEC_SYNTAX: what was `expected` at the current column, and (unless told not to) what was found. */
+  /** Throws E_DEPSPEC_SYNTAX: what was `expected` at the current column and, by default, what was found. */
   fail(expected: string, showFound = true, cause?: unknown): never {
     const column = this.pos + 1;
     const found = !showFound

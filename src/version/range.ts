@@ -13,7 +13,7 @@ export interface Constraint {
 /** A conjunction of constraints; the empty range admits every version. */
 export type VersionRange = readonly Constraint[];
 
-/** Reads an operator as written in a dependency string; `==` is accepted as `=`. Undefined for anything else. */
+/** Reads an operator as a dependency string writes it, accepting `==` as `=`; undefined for others. */
 export function parseOp(s: string): Op | undefined {
   switch (s) {
     case '<':

@@ -61,7 +61,7 @@ test('parseVersion accepts valid versions unchanged', () => {
   }
 });
 
-test('parseVersion rejects invalid versions with E_VERSION_SYNTAX naming the string and what is allowed', () => {
+test('parseVersion rejects invalid versions with E_VERSION_SYNTAX, saying what is allowed', () => {
   for (const row of invalid) {
     assert.equal(tryParseVersion(row.s), undefined, JSON.stringify(row.s));
     assert.throws(

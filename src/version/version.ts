@@ -7,15 +7,16 @@ import { AppError } from '../core/index.js';
  * - `upstream`: starts with a digit; letters, digits and `. + ~`, plus `-` when a revision follows.
  * - `revision`: after the last `-`; non-empty; letters, digits and `. + ~`.
  *
- * The string is kept as written (no normalisation), so `1.0` and `0:1.0` are different strings that compare equal.
+ * The string is kept as written (no normalisation): `1.0` and `0:1.0` differ as strings but compare equal.
  */
 export type Version = string & { readonly __brand: 'Version' };
 
 const MAX_EPOCH = 2147483647;
 
 const ALLOWED =
-  'a version is [epoch:]upstream[-revision]: the epoch is digits, the upstream version starts with a digit and ' +
-  'uses letters, digits and . + ~ - (a hyphen only when a revision follows), the revision uses letters, digits and . + ~';
+  'a version is [epoch:]upstream[-revision]: the epoch is digits, the upstream version starts with a ' +
+  'digit and uses letters, digits and . + ~ - (a hyphen only when a revision follows), the revision uses ' +
+  'letters, digits and . + ~';
 
 /** Parses a version, or throws `E_VERSION_SYNTAX` naming the string and what is allowed. */
 export function parseVersion(s: string): Version {
@@ -99,12 +100,12 @@ function order(c: number): number {
 }
 
 /**
- * Orders two version strings exactly as `dpkg --compare-versions` does: epochs numerically, then upstream versions,
- * then revisions, each part by dpkg's `verrevcmp` (alternating non-digit runs, compared character by character with
- * `~` lowest and letters before other characters, and digit runs compared as numbers).
+ * Orders two version strings exactly as `dpkg --compare-versions` does: epochs numerically, then upstream
+ * versions, then revisions, each part by dpkg's `verrevcmp`: alternating non-digit runs, compared character
+ * by character with `~` lowest and letters before other characters, and digit runs compared as numbers.
  *
- * Accepts any string without throwing; the result is only meaningful for strings `parseVersion` accepts. Allocates
- * nothing, so a resolver can call it millions of times.
+ * Accepts any string without throwing; the result is only meaningful for strings `parseVersion` accepts.
+ * Allocates nothing, so a resolver can call it millions of times.
  */
 export function compareVersions(a: string, b: string): -1 | 0 | 1 {
   if (a === b) return 0;
@@ -126,8 +127,9 @@ export function compareVersions(a: string, b: string): -1 | 0 | 1 {
 }
 
 /**
- * Index of the colon ending the epoch, or -1. Like dpkg this is the first colon; a valid epoch is all digits, so the
- * scan stops at the first non-digit instead of searching the whole string (any colon after it is invalid anyway).
+ * Index of the colon ending the epoch, or -1. Like dpkg this is the first colon; a valid epoch is all
+ * digits, so the scan stops at the first non-digit instead of searching the whole string (a later colon is
+ * invalid anyway).
  */
 function epochColon(s: string): number {
   for (let i = 0; i < s.length; i++) {

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isAppError } from '../core/index.js';
+import { parseDepSpec, parseRecipe, type Recipe, type RecipeIndex } from '../recipe/index.js';
+import { compareVersions } from '../version/index.js';
+import { resolve } from './resolve.js';
+
+function index(defs: Record<string, string>): RecipeIndex {
+  const recipes = Object.entries(defs).map(([id, body]) => {
+    const [name = '', version = ''] = id.split('@');
+    return parseRecipe(`name = "${name}"\nversion = "${version}"\n${body}`, `${id}.toml`);
+  });
+  return {
+    candidates: (n) =>
+      recipes.filter((r) => r.name === n).sort((a, b) => compareVersions(b.version, a.version)),
+    names: () => [...new Set(recipes.map((r) => r.name))],
+  };
+}
+
+const versions = (plan: ReturnType<typeof resolve>) =>
+  Object.fromEntries(
+    [...plan.nodes.values()].map((n: { recipe: Recipe }) => [n.recipe.name, n.recipe.version]),
+  );
+
+const idx = index({
+  'libgreet@1.0': '',
+  'libgreet@2.0': '',
+  'hello@1.0': '[depends]\nrun = ["libgreet >= 1.0"]',
+  'hello@2.0': '[depends]\nrun = ["libgreet >= 2.0"]',
+  'nginx@1.22.1':
+    '[options]\nssl = { default = false }\n[depends]\nrun = ["zlib", "openssl if ssl"]\nbuild = ["pkgconf"]',
+  'zlib@1.2.13': '',
+  'pkgconf@1.8': '',
+  'openssl@3.0': '',
+  'py@2.7': 'slot = "2.7"',
+  'py@3.11': 'slot = "3.11"',
+});
+
+test('newest versions by default, with the closure', () => {
+  assert.deepEqual(versions(resolve(idx, { specs: [parseDepSpec('hello')] })), {
+    hello: '2.0',
+    libgreet: '2.0',
+  });
+});
+
+test('constraints from the request are honoured', () => {
+  const plan = resolve(idx, { specs: [parseDepSpec('hello < 2'), parseDepSpec('libgreet < 2')] });
+  assert.deepEqual(versions(plan), { hello: '1.0', libgreet: '1.0' });
+  assert.deepEqual(plan.roots, ['hello:0', 'libgreet:0']);
+});
+
+test('preferences keep installed versions that still fit', () => {
+  const plan = resolve(idx, { specs: [parseDepSpec('hello < 2')], prefer: new Map([['libgreet:0', '1.0']]) });
+  assert.deepEqual(versions(plan), { hello: '1.0', libgreet: '1.0' });
+});
+
+test('option-conditional dependencies and build dependencies', () => {
+  let plan = resolve(idx, { specs: [parseDepSpec('nginx')] });
+  assert.deepEqual(Object.keys(versions(plan)).sort(), ['nginx', 'pkgconf', 'zlib']);
+  assert.deepEqual(plan.nodes.get('nginx:0')?.buildDeps, ['pkgconf:0']);
+  plan = resolve(idx, { specs: [parseDepSpec('nginx')], options: { nginx: { ssl: true } } });
+  assert.ok(plan.nodes.has('openssl:0'));
+});
+
+test('slots coexist', () => {
+  const plan = resolve(idx, { specs: [parseDepSpec('py:2.7'), parseDepSpec('py:3.11')] });
+  assert.deepEqual([...plan.nodes.keys()].sort(), ['py:2.7', 'py:3.11']);
+});
+
+test('unsatisfiable requests name every requirement and what exists', () => {
+  try {
+    resolve(idx, { specs: [parseDepSpec('libgreet >= 3')] });
+    assert.fail('expected an error');
+  } catch (e) {
+    assert.ok(isAppError(e));
+    assert.equal(e.code, 'E_RESOLVE_CONFLICT');
+    assert.match(e.message, /the request requires libgreet >= 3/);
+    assert.match(e.message, /the ports trees have: 2\.0, 1\.0/);
+  }
+});
+
+test('unknown names suggest close ones', () => {
+  try {
+    resolve(idx, { specs: [parseDepSpec('greet')] });
+    assert.fail('expected an error');
+  } catch (e) {
+    assert.ok(isAppError(e));
+    assert.equal(e.code, 'E_RECIPE_NOT_FOUND');
+    assert.match(e.hint ?? '', /libgreet/);
+  }
+});

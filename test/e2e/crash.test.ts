@@ -1,0 +1,411 @@
+/**
+ * Crash safety: SIGKILL ferry at many points while it builds, installs and switches, then check that nothing
+ * half-done is visible and that the next run recovers.
+ *
+ * Each phase measures how long one uninterrupted run of its command takes, then kills the same kind of run
+ * at delays spread evenly over that time (one per stratum, jittered by a seeded PRNG, so a run is
+ * reproducible up to scheduling noise; FERRY_CRASH_SEED changes the seed, FERRY_CRASH_SCALE the number of
+ * kills). Every step has work to do: the build phase alternates an upgrade and a downgrade and garbage-collects
+ * the other release after each, so both of its packages are rebuilt every time; the install phase alternates
+ * between two releases already in the store (a new generation each time); the switch phase alternates
+ * `rollback` and `switch --to`.
+ *
+ * After each kill, before anything cleans up:
+ *  - no process the killed ferry started (bwrap, make) outlives it;
+ *  - every store entry named like a store path is a read-only directory with metadata that names it;
+ *  - every generation directory has a complete manifest whose store paths all exist;
+ *  - the profile is on the generation it was on before, or on the one the command was making, and the
+ *    profile's `hello` runs and greets with the libgreet that generation holds.
+ * Then `ferry verify` exits 0 with no problems and clears temporary outputs, and the same command run again
+ * (over the killed run's stale locks) succeeds and leaves the profile on the requested release.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { killAfter, listTree, runProgram, seededRandom, waitForNoProcesses } from '../helpers/crash.js';
+import { examplePorts, makeSandbox, type CliResult, type Sandboxed } from '../helpers/cli.js';
+
+const SEED = Number.parseInt(process.env.FERRY_CRASH_SEED ?? '', 10) || 0x0c4a54;
+const SCALE = Number.parseFloat(process.env.FERRY_CRASH_SCALE ?? '') || 1;
+const PORTS = ['--ports', examplePorts] as const;
+
+/** The two example releases: what to ask for, and what the profile's `hello` prints once it is current. */
+interface Release {
+  readonly label: string;
+  readonly version: string;
+  readonly specs: readonly string[];
+  readonly greeting: string;
+}
+const V1: Release = {
+  label: 'v1',
+  version: '1.0',
+  specs: ['hello < 2', 'libgreet < 2'],
+  greeting: 'hello, world (libgreet 1.0)',
+};
+const V2: Release = {
+  label: 'v2',
+  version: '2.0',
+  specs: ['hello', 'libgreet'],
+  greeting: 'HELLO, world! (libgreet 2.0)',
+};
+
+/** A directory name that looks like a store path: `<32 chars>-<name>-<version>`. */
+const STORE_PATH_RE = /^[0-9a-z]{32}-.+-[^-]+$/;
+
+interface Manifest {
+  readonly formatVersion: number;
+  readonly number: number;
+  readonly packages: readonly { readonly name: string; readonly version: string; readonly storeId: string }[];
+}
+
+interface Step {
+  readonly args: readonly string[];
+  readonly target: Release;
+  /** Where the profile may land besides where it was: this generation, or any above the highest before. */
+  readonly landsOn: number | 'new';
+}
+
+interface PhaseOptions {
+  readonly name: string;
+  readonly iterations: number;
+  /** The uninterrupted run time of each release's step, in milliseconds. */
+  readonly durationMs: ReadonlyMap<Release, number>;
+  readonly step: (i: number) => Step;
+  /** Run after the recovered step, to give the next one work again. */
+  readonly after?: () => Promise<void>;
+}
+
+interface Tally {
+  iterations: number;
+  finishedFirst: number;
+  onOld: number;
+  onNew: number;
+  cleaned: number;
+  minDelay: number;
+  maxDelay: number;
+  leftovers: Set<string>;
+}
+
+function ok(r: CliResult, what: string): CliResult {
+  assert.equal(r.code, 0, `${what} failed (${r.code ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+async function timed(sb: Sandboxed, args: readonly string[]): Promise<number> {
+  const start = performance.now();
+  ok(await sb.ferry(args), `ferry ${args.join(' ')}`);
+  return performance.now() - start;
+}
+
+function releaseOf(m: Manifest, where: string): Release {
+  const version = (name: string) => m.packages.find((p) => p.name === name)?.version;
+  const found = [V1, V2].find((r) => version('hello') === r.version && version('libgreet') === r.version);
+  assert.ok(found, `${where} holds hello ${version('hello')} and libgreet ${version('libgreet')}`);
+  return found;
+}
+
+async function readManifest(root: string, n: number): Promise<Manifest> {
+  const file = join(root, 'profiles', 'default.d', String(n), '.generation.json');
+  const text = await fs.readFile(file, 'utf8').catch((e: unknown) => {
+    assert.fail(`generation ${n} is visible without a manifest: ${String(e)}`);
+  });
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch (e) {
+    assert.fail(`generation ${n} has a torn manifest (${String(e)}): ${JSON.stringify(text)}`);
+  }
+  assert.equal(m.formatVersion, 1, `generation ${n}: formatVersion`);
+  assert.equal(m.number, n, `generation ${n}: its manifest's number`);
+  return m;
+}
+
+async function generationNumbers(root: string): Promise<number[]> {
+  const names = await fs.readdir(join(root, 'profiles', 'default.d')).catch(() => []);
+  return names
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+async function currentGeneration(root: string): Promise<number | undefined> {
+  let target: string;
+  try {
+    target = await fs.readlink(join(root, 'profiles', 'default'));
+  } catch {
+    return undefined;
+  }
+  const m = /^default\.d\/(\d+)$/.exec(target);
+  assert.ok(m?.[1], `profiles/default points to ${target}, not default.d/<N>`);
+  return Number(m[1]);
+}
+
+/**
+ * Every entry in the store that is named like a store path is a registered, read-only directory whose
+ * metadata exists and names it. Returns how many there are.
+ */
+async function checkStorePaths(root: string): Promise<number> {
+  const storeDir = join(root, 'store');
+  let count = 0;
+  for (const name of await fs.readdir(storeDir)) {
+    if (name.startsWith('.')) continue;
+    assert.match(name, STORE_PATH_RE, `unexpected entry store/${name}`);
+    count++;
+    const st = await fs.lstat(join(storeDir, name));
+    assert.ok(st.isDirectory(), `store/${name} is not a directory`);
+    assert.equal(st.mode & 0o222, 0, `store/${name} is writable (mode ${(st.mode & 0o777).toString(8)})`);
+    const metaFile = join(storeDir, '.meta', `${name}.json`);
+    const text = await fs.readFile(metaFile, 'utf8').catch((e: unknown) => {
+      assert.fail(`store/${name} is visible without metadata: ${String(e)}`);
+    });
+    const meta = JSON.parse(text) as { id?: unknown; files?: unknown };
+    assert.equal(meta.id, name, `metadata of store/${name} names ${String(meta.id)}`);
+    assert.equal(typeof meta.files, 'object', `metadata of store/${name} has no file list`);
+  }
+  return count;
+}
+
+/** Every visible generation is complete and refers only to registered store paths. */
+async function checkGenerations(root: string): Promise<void> {
+  for (const n of await generationNumbers(root)) {
+    const m = await readManifest(root, n);
+    for (const p of m.packages) {
+      const st = await fs.lstat(join(root, 'store', p.storeId)).catch(() => undefined);
+      assert.ok(st?.isDirectory(), `generation ${n} needs ${p.storeId}, which is not in the store`);
+    }
+    releaseOf(m, `generation ${n}`);
+  }
+}
+
+/** The profile is where it was or where the step was taking it, and its `hello` runs and agrees. */
+async function checkProfile(
+  sb: Sandboxed,
+  before: { current: number | undefined; highest: number; release: Release | undefined },
+  step: Step,
+): Promise<'old' | 'new'> {
+  const current = await currentGeneration(sb.root);
+  let landed: 'old' | 'new';
+  let release: Release | undefined;
+  if (current === before.current) {
+    landed = 'old';
+    release = current === undefined ? undefined : releaseOf(await readManifest(sb.root, current), 'old');
+    assert.equal(release, before.release, `generation ${current} changed its contents`);
+  } else {
+    landed = 'new';
+    assert.ok(current !== undefined, 'the profile vanished');
+    if (step.landsOn === 'new')
+      assert.ok(current > before.highest, `the profile is on ${current}, neither ${before.current} nor new`);
+    else
+      assert.equal(
+        current,
+        step.landsOn,
+        `the profile is on ${current}, neither ${before.current} nor target`,
+      );
+    release = releaseOf(await readManifest(sb.root, current), `generation ${current}`);
+    assert.equal(
+      release,
+      step.target,
+      `generation ${current} holds ${release.label}, not ${step.target.label}`,
+    );
+  }
+  if (release !== undefined)
+    assert.equal(
+      await runProgram(join(sb.root, 'profiles', 'default', 'bin', 'hello'), sb.env),
+      release.greeting,
+      `profile hello on generation ${current}`,
+    );
+  return landed;
+}
+
+/** What interrupted work left behind that nothing has cleaned up yet (names only, for the report). */
+async function leftovers(root: string): Promise<string[]> {
+  const storeDir = join(root, 'store');
+  const registered = new Set((await fs.readdir(storeDir)).filter((n) => STORE_PATH_RE.test(n)));
+  const all = await listTree(
+    root,
+    (rel) => /^store\/[^.]/.test(rel) || /^profiles\/default\.d\/\d+$/.test(rel),
+  );
+  return all.filter((rel) => {
+    const base = rel.split('/').pop() ?? '';
+    if (/^store\/\.locks\/./.test(rel)) return !rel.slice('store/.locks/'.length).includes('/');
+    if (/^store\/\.meta\/./.test(rel)) return !registered.has(base.replace(/\.json$/, ''));
+    if (/^build\/[^/]+$/.test(rel)) return true;
+    if (rel === 'profiles/default.d/.lock') return true;
+    return /^\.(tmp|trash|stale)-|\.stale-/.test(base);
+  });
+}
+
+async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Promise<Tally> {
+  const random = seededRandom(SEED ^ [...opts.name].reduce((h, c) => Math.imul(h, 31) + c.charCodeAt(0), 7));
+  const tally: Tally = {
+    iterations: 0,
+    finishedFirst: 0,
+    onOld: 0,
+    onNew: 0,
+    cleaned: 0,
+    minDelay: Infinity,
+    maxDelay: 0,
+    leftovers: new Set(),
+  };
+  for (let i = 0; i < opts.iterations; i++) {
+    const step = opts.step(i);
+    const what = `${opts.name} #${i} (ferry ${step.args.join(' ')})`;
+    const current = await currentGeneration(sb.root);
+    const before = {
+      current,
+      highest: Math.max(0, ...(await generationNumbers(sb.root))),
+      release: current === undefined ? undefined : releaseOf(await readManifest(sb.root, current), 'before'),
+    };
+    // One kill per stratum of [5%, 105%] of the uninterrupted run time, at a seeded point within it.
+    const fraction = 0.05 + (i + random()) / opts.iterations;
+    const delay = Math.round(fraction * (opts.durationMs.get(step.target) ?? 1000));
+    tally.minDelay = Math.min(tally.minDelay, delay);
+    tally.maxDelay = Math.max(tally.maxDelay, delay);
+
+    const startedAt = performance.now();
+    const outcome = await killAfter(sb.spawnFerry(step.args), startedAt, delay);
+    if (!outcome.killed) {
+      assert.equal(outcome.code, 0, `${what} finished before the kill, and failed:\n${outcome.stderr}`);
+      tally.finishedFirst++;
+    }
+    assert.deepEqual(await waitForNoProcesses(sb.root, 3000), [], `${what}: processes outlived ferry`);
+
+    try {
+      await checkStorePaths(sb.root);
+      await checkGenerations(sb.root);
+      if ((await checkProfile(sb, before, step)) === 'old') tally.onOld++;
+      else tally.onNew++;
+
+      const v = ok(await sb.ferry(['verify', '--json']), `${what}: verify after the kill at ${delay} ms`);
+      const report = JSON.parse(v.stdout) as { checked: number; problems: unknown[]; cleaned: string[] };
+      assert.deepEqual(report.problems, [], `${what}: verify problems`);
+      assert.equal(
+        report.checked,
+        await checkStorePaths(sb.root),
+        `${what}: verify checked every store path`,
+      );
+      tally.cleaned += report.cleaned.length;
+      const unclean = (await fs.readdir(join(sb.root, 'store'))).filter((n) => /^\.(tmp|trash)-/.test(n));
+      assert.deepEqual(unclean, [], `${what}: verify left temporary outputs`);
+    } catch (e) {
+      t.diagnostic(
+        `${what}: killed=${outcome.killed} after ${Math.round(outcome.ranMs)} ms (aimed ${delay})`,
+      );
+      throw e;
+    }
+
+    const again = ok(await sb.ferry(step.args), `${what}: the run after the kill at ${delay} ms`);
+    const now = await currentGeneration(sb.root);
+    assert.ok(now !== undefined, `${what}: no profile after the re-run:\n${again.stderr}`);
+    assert.equal(releaseOf(await readManifest(sb.root, now), `generation ${now}`), step.target, what);
+    assert.equal(
+      await runProgram(join(sb.root, 'profiles', 'default', 'bin', 'hello'), sb.env),
+      step.target.greeting,
+      `${what}: hello after the re-run`,
+    );
+    for (const l of await leftovers(sb.root))
+      tally.leftovers.add(l.replace(/[0-9a-z]{32}|\d{3,}|[0-9a-f]{12}/g, '*'));
+    await opts.after?.();
+    tally.iterations++;
+  }
+  ok(await sb.ferry(['verify']), `${opts.name}: final verify`);
+  t.diagnostic(
+    `${opts.name}: ${tally.iterations} kills at ${tally.minDelay}–${tally.maxDelay} ms ` +
+      `(uninterrupted: ${[...opts.durationMs].map(([r, ms]) => `${r.label} ${Math.round(ms)} ms`).join(', ')}); ` +
+      `profile left on the old generation ${tally.onOld}×, on the new one ${tally.onNew}×, ` +
+      `${tally.finishedFirst} finished before the kill; verify removed ${tally.cleaned} leftover(s)`,
+  );
+  if (tally.leftovers.size > 0)
+    t.diagnostic(`${opts.name}: left behind after recovery: ${[...tally.leftovers].sort().join(', ')}`);
+  return tally;
+}
+
+const install = (r: Release): Step => ({
+  args: [...PORTS, 'install', ...r.specs],
+  target: r,
+  landsOn: 'new',
+});
+
+describe('crash safety', () => {
+  let total = 0;
+  const iterations = (n: number) => Math.max(2, Math.round(n * SCALE));
+
+  test('SIGKILL while install builds: store and profile stay consistent', { timeout: 300_000 }, async (t) => {
+    const sb = makeSandbox('ferry-crash-build-');
+    try {
+      const gc = async () => {
+        ok(await sb.ferry(['gc', '--keep', '1']), 'gc');
+      };
+      ok(await sb.ferry([...PORTS, 'install', ...V1.specs]), 'first install');
+      const up = await timed(sb, install(V2).args);
+      await gc();
+      const down = await timed(sb, install(V1).args);
+      await gc();
+      const tally = await crashLoop(t, sb, {
+        name: 'build',
+        iterations: iterations(14),
+        durationMs: new Map([
+          [V2, up],
+          [V1, down],
+        ]),
+        step: (i) => install(i % 2 === 0 ? V2 : V1),
+        after: gc,
+      });
+      total += tally.iterations;
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  test('SIGKILL while install makes a generation from the store', { timeout: 300_000 }, async (t) => {
+    const sb = makeSandbox('ferry-crash-install-');
+    try {
+      ok(await sb.ferry([...PORTS, 'install', ...V1.specs]), 'install v1');
+      ok(await sb.ferry([...PORTS, 'install', ...V2.specs]), 'install v2');
+      const down = await timed(sb, install(V1).args);
+      const up = await timed(sb, install(V2).args);
+      const tally = await crashLoop(t, sb, {
+        name: 'install',
+        iterations: iterations(12),
+        durationMs: new Map([
+          [V1, down],
+          [V2, up],
+        ]),
+        step: (i) => install(i % 2 === 0 ? V1 : V2),
+      });
+      total += tally.iterations;
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  test('SIGKILL while rollback and switch move the profile', { timeout: 300_000 }, async (t) => {
+    const sb = makeSandbox('ferry-crash-switch-');
+    try {
+      ok(await sb.ferry([...PORTS, 'install', ...V1.specs]), 'install v1');
+      ok(await sb.ferry([...PORTS, 'install', ...V2.specs]), 'install v2');
+      const rollback: Step = { args: ['rollback'], target: V1, landsOn: 1 };
+      const forward: Step = { args: ['switch', '--to', '2'], target: V2, landsOn: 2 };
+      const back = await timed(sb, rollback.args);
+      const fwd = await timed(sb, forward.args);
+      const tally = await crashLoop(t, sb, {
+        name: 'switch',
+        iterations: iterations(12),
+        durationMs: new Map([
+          [V1, back],
+          [V2, fwd],
+        ]),
+        step: (i) => (i % 2 === 0 ? rollback : forward),
+      });
+      total += tally.iterations;
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  test('crash iterations in total', (t) => {
+    t.diagnostic(`${total} SIGKILLs across build, install and switch (seed ${SEED}, scale ${SCALE})`);
+    assert.ok(total >= Math.round(30 * SCALE), `only ${total} iterations ran`);
+  });
+});
