@@ -84,6 +84,7 @@ debian_source_of() {
 }
 
 sources_configured() {
+  # shellcheck disable=SC2016 # $(CREATED_BY) is apt's format syntax, not the shell's
   apt-get indextargets --format '$(CREATED_BY)' 2>/dev/null | grep -qx 'Sources'
 }
 

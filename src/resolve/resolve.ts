@@ -137,7 +137,27 @@ function toPlan(request: ResolveRequest, chosen: Map<PackageKey, Recipe>, roots:
       buildDeps: active(recipe.depends.build),
     });
   }
+  checkAcyclic(nodes);
   return { nodes, roots: [...new Set(roots)] };
+}
+
+/** A build cannot start before its own dependencies are built, so a cycle is an error in the recipes. */
+function checkAcyclic(nodes: ReadonlyMap<PackageKey, PlanNode>): void {
+  const state = new Map<PackageKey, 'visiting' | 'done'>();
+  const visit = (key: PackageKey, path: PackageKey[]): void => {
+    if (state.get(key) === 'done') return;
+    if (state.get(key) === 'visiting') {
+      const cycle = [...path.slice(path.indexOf(key)), key].map((k) => k.replace(/:0$/, ''));
+      throw new AppError('E_RESOLVE_CYCLE', `dependency cycle: ${cycle.join(' → ')}`, {
+        hint: 'break the cycle in one of these recipes (often a build dependency that is not needed)',
+      });
+    }
+    state.set(key, 'visiting');
+    const node = nodes.get(key);
+    for (const d of [...(node?.buildDeps ?? []), ...(node?.runDeps ?? [])]) visit(d, [...path, key]);
+    state.set(key, 'done');
+  };
+  for (const key of [...nodes.keys()].sort()) visit(key, []);
 }
 
 function notFound(index: RecipeIndex, req: PackageRequirement, from: string): AppError {
