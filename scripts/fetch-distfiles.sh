@@ -178,11 +178,15 @@ while IFS=$'\t' read -r name version url sha; do
   [ -n "$name" ] || continue
   file="${url##*/}"
   file="${file%%\?*}"
-  if [ -f "$dest/$file" ] && [ "$(sha256_of "$dest/$file")" = "$sha" ]; then
-    log "ok       $file (already present, sha256 verified)"
-  else
-    missing+=("$name"$'\t'"$version"$'\t'"$file"$'\t'"$sha")
+  if [ -f "$dest/$file" ]; then
+    have="$(sha256_of "$dest/$file")"
+    if [ "$have" = "$sha" ]; then
+      log "ok       $file (already present, sha256 verified)"
+      continue
+    fi
+    log "stale    $file in $dest has sha256 $have, not the pinned $sha: replacing it"
   fi
+  missing+=("$name"$'\t'"$version"$'\t'"$file"$'\t'"$sha")
 done <<<"$entries"
 
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -199,8 +203,9 @@ ensure_deb_src "${pkgs[@]}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ferry-fetch.XXXXXX")"
 trap 'rm -rf -- "$work"' EXIT
-# apt downloads as the unprivileged _apt user when it can write to the directory.
+# apt downloads as its unprivileged _apt user when that user can write to the directory.
 chmod 0755 "$work"
+if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$work"; fi
 
 failed=0
 for m in "${missing[@]}"; do
