@@ -5,6 +5,7 @@ export class PlainReporter implements Reporter {
   private readonly verbose: boolean;
   private readonly names = new Map<string, string>();
   private readonly started = new Map<string, number>();
+  private readonly lastShown = new Map<string, number>();
   constructor(verbose: boolean) {
     this.verbose = verbose;
   }
@@ -22,8 +23,18 @@ export class PlainReporter implements Reporter {
     this.started.set(a.id, Date.now());
     process.stderr.write(`${a.kind} ${a.text} …\n`);
   }
+  /** Every line with -v; otherwise a heartbeat every 20 s, so a long build in CI is visibly alive. */
   progress(id: string, text: string): void {
-    if (this.verbose) process.stderr.write(`  ${this.names.get(id) ?? id}| ${text}\n`);
+    const name = this.names.get(id) ?? id;
+    if (this.verbose) {
+      process.stderr.write(`  ${name}| ${text}\n`);
+      return;
+    }
+    const now = Date.now();
+    const start = this.started.get(id) ?? now;
+    if (now - (this.lastShown.get(id) ?? start) < 20_000) return;
+    this.lastShown.set(id, now);
+    process.stderr.write(`  … ${name} (${Math.round((now - start) / 1000)}s): ${text.trim().slice(0, 100)}\n`);
   }
   finish(id: string, outcome: 'ok' | 'failed' | 'skipped', text?: string): void {
     const secs = ((Date.now() - (this.started.get(id) ?? Date.now())) / 1000).toFixed(1);

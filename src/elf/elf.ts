@@ -32,13 +32,16 @@ export interface ElfInfo {
   /** PT_INTERP: the dynamic loader the kernel starts for this file. */
   readonly interpreter?: string;
   readonly soname?: string;
-  /** DT_NEEDED, in the order the loader searches them. */
+  /** DT_NEEDED in file order, which is the order the loader loads them in. */
   readonly needed: readonly string[];
   /** DT_RUNPATH split on ':', empty entries kept (the loader reads them as the current directory). */
   readonly runpath: readonly string[];
   /** DT_RPATH split on ':'; the loader ignores it when DT_RUNPATH is present. */
   readonly rpath: readonly string[];
-  /** Versions required from other objects (.gnu.version_r): file name → version names, e.g. { 'libc.so.6': ['GLIBC_2.2.5','GLIBC_2.34'] } */
+  /**
+   * Versions required from other objects (.gnu.version_r / DT_VERNEED): file name → version names in table
+   * order, e.g. { 'libc.so.6': ['GLIBC_2.2.5', 'GLIBC_2.34'] }. Empty when the file needs no versions.
+   */
   readonly versionNeeds: Readonly<Record<string, readonly string[]>>;
   /** Highest GLIBC_x.y needed from any file, compared numerically (2.34 > 2.4), without the prefix. */
   readonly maxGlibc?: string;
