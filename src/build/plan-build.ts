@@ -44,6 +44,7 @@ export async function buildPlan(
     if (id === undefined) throw new Error(`Assertion failed: no store id for ${k}`);
     return id;
   };
+  await store.addTempRoots(ids.values());
   const suggest = suggester(opts.index);
   const keys = topoOrder(plan);
   const results = await runDag(

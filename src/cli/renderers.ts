@@ -34,7 +34,9 @@ export class PlainReporter implements Reporter {
     const start = this.started.get(id) ?? now;
     if (now - (this.lastShown.get(id) ?? start) < 20_000) return;
     this.lastShown.set(id, now);
-    process.stderr.write(`  … ${name} (${Math.round((now - start) / 1000)}s): ${text.trim().slice(0, 100)}\n`);
+    process.stderr.write(
+      `  … ${name} (${Math.round((now - start) / 1000)}s): ${text.trim().slice(0, 100)}\n`,
+    );
   }
   finish(id: string, outcome: 'ok' | 'failed' | 'skipped', text?: string): void {
     const secs = ((Date.now() - (this.started.get(id) ?? Date.now())) / 1000).toFixed(1);

@@ -12,6 +12,15 @@ export interface GcResult {
  * path no remaining generation needs. Generations are the GC roots.
  */
 export async function collectGarbage(store: Store, keep: number, dryRun = false): Promise<GcResult> {
+  const gcLock = await store.gcLock();
+  try {
+    return await collectLocked(store, keep, dryRun);
+  } finally {
+    await gcLock.release();
+  }
+}
+
+async function collectLocked(store: Store, keep: number, dryRun: boolean): Promise<GcResult> {
   const generationsRemoved: string[] = [];
   const roots: StoreId[] = [];
   for (const name of await listProfiles(store.rootDir)) {
@@ -34,7 +43,9 @@ export async function collectGarbage(store: Store, keep: number, dryRun = false)
       await lock.release();
     }
   }
-  const live = await store.closure(roots.filter((id) => id.length > 0));
+  // Temporary roots may name paths still being built; only existing ones have references to follow.
+  const temp = await existing(store, [...(await store.readTempRoots())]);
+  const live = await store.closure([...roots, ...temp]);
   const pathsRemoved: StoreId[] = [];
   for (const id of await store.list()) {
     if (live.has(id)) continue;
@@ -50,4 +61,10 @@ export async function collectGarbage(store: Store, keep: number, dryRun = false)
   }
   if (!dryRun) await store.cleanLeftovers();
   return { generationsRemoved, pathsRemoved, pathsKept: live.size };
+}
+
+async function existing(store: Store, ids: readonly StoreId[]): Promise<StoreId[]> {
+  const out: StoreId[] = [];
+  for (const id of ids) if (await store.has(id)) out.push(id);
+  return out;
 }

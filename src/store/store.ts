@@ -101,6 +101,51 @@ export class Store {
     await writeFileAtomic(join(this.metaDir, `${meta.id}.json`), `${JSON.stringify(meta, null, 1)}\n`);
   }
 
+  /** Serialises garbage collection against processes announcing the store paths they are about to use. */
+  async gcLock(): Promise<FileLock> {
+    return FileLock.acquire(join(this.lockDir, '.gc'));
+  }
+
+  /**
+   * Announce store paths this process is about to build or use, so a concurrent `ferry gc` keeps them until
+   * this process exits (Nix's temporary roots). Taken under the gc lock: a collection in progress finishes
+   * first, and any later one sees these paths.
+   */
+  async addTempRoots(ids: Iterable<StoreId>): Promise<void> {
+    const dir = join(this.rootDir, 'var', 'temproots');
+    await fs.mkdir(dir, { recursive: true });
+    const lock = await this.gcLock();
+    try {
+      await fs.appendFile(join(dir, String(process.pid)), [...ids].map((id) => `${id}\n`).join(''));
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Temporary roots of live processes; files of dead ones are removed. Call with the gc lock held. */
+  async readTempRoots(): Promise<Set<StoreId>> {
+    const dir = join(this.rootDir, 'var', 'temproots');
+    const out = new Set<StoreId>();
+    let names: string[] = [];
+    try {
+      names = await fs.readdir(dir);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    }
+    for (const name of names) {
+      const pid = Number.parseInt(name, 10);
+      if (!isAlive(pid) || pid === process.pid) {
+        if (pid !== process.pid) await fs.rm(join(dir, name), { force: true });
+        continue;
+      }
+      for (const line of ((await readTextIfExists(join(dir, name))) ?? '').split('\n')) {
+        const id = tryParseStoreId(line.trim());
+        if (id !== undefined) out.add(id);
+      }
+    }
+    return out;
+  }
+
   /** Holds off other ferry processes building or deleting the same store path. */
   async lock(id: StoreId, onWait?: (pid: number) => void): Promise<FileLock> {
     return FileLock.acquire(join(this.lockDir, id), onWait === undefined ? {} : { onWait });
