@@ -53,7 +53,7 @@ export async function fixAndCheckElf(input: ElfFixInput): Promise<ElfSummary> {
   for (const e of await walkTree(input.outDir)) {
     if (e.kind !== 'file' || e.size < 64) continue;
     const path = join(input.outDir, e.rel);
-    const info = readElf(await fs.readFile(path));
+    const info = readElfOrSkip(await fs.readFile(path));
     if (info === undefined || (info.type !== 'exec' && info.type !== 'dyn')) continue;
     elfFiles++;
     arch ??= info.arch;
@@ -195,5 +195,15 @@ async function exists(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Test data and fragments can look like ELF without being loadable; the loader would refuse them too. */
+function readElfOrSkip(bytes: Buffer): ElfInfo | undefined {
+  try {
+    return readElf(bytes);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith('malformed ELF')) return undefined;
+    throw e;
   }
 }

@@ -34,7 +34,7 @@ function skipWithout(...tools: string[]): string | false {
   const absent = tools.filter((t) => !onPath(t));
   if (absent.length === 0) return false;
   if (process.env.CI !== undefined) throw new Error(`CI must provide ${absent.join(', ')} for the ELF tests`);
-  return `needs ${absent.join(', ')}, which is not installed`;
+  return `needs ${absent.join(', ')} (not installed)`;
 }
 
 const LS = '/bin/ls';
@@ -332,6 +332,19 @@ describe('readElf on the host system', { skip: hostSkip }, () => {
     bytes.writeUInt16LE(0, 56);
     const linking = Object.fromEntries(Object.entries(whole).filter(([k]) => k !== 'interpreter'));
     assert.deepEqual(readElf(bytes), linking);
+  });
+
+  it('reads extended numbering: segment and section counts kept in section header 0', () => {
+    const bytes = Buffer.from(fs.readFileSync(LS));
+    const whole = readElf(bytes);
+    const shoff = Number(bytes.readBigUInt64LE(40));
+    bytes.writeUInt32LE(bytes.readUInt16LE(56), shoff + 44); // sh_info = e_phnum
+    bytes.writeBigUInt64LE(BigInt(bytes.readUInt16LE(60)), shoff + 32); // sh_size = e_shnum
+    bytes.writeUInt16LE(0xffff, 56);
+    bytes.writeUInt16LE(0, 60);
+    assert.deepEqual(readElf(bytes), whole);
+    bytes.writeUInt32LE(0xffff, shoff + 44);
+    assertMalformed(bytes, 'sh_info claims 65535 program headers');
   });
 
   it(

@@ -71,8 +71,7 @@ interface Step {
 interface PhaseOptions {
   readonly name: string;
   readonly iterations: number;
-  /** The uninterrupted run time of each release's step, in milliseconds. */
-  readonly durationMs: ReadonlyMap<Release, number>;
+  readonly timing: Timing;
   readonly step: (i: number) => Step;
   /** Run after the recovered step, to give the next one work again. */
   readonly after?: () => Promise<void>;
@@ -86,8 +85,14 @@ interface Tally {
   cleaned: number;
   minDelay: number;
   maxDelay: number;
+  /** Traces of interrupted work found right after the kills, with hashes and numbers starred out. */
+  seen: Set<string>;
+  /** Such traces still there after verify and the recovered run. */
   leftovers: Set<string>;
 }
+
+const pattern = (rel: string) =>
+  rel.replace(/\.(tmp|stale)-[^/]*/g, '.$1-*').replace(/[0-9a-z]{32}(?=-)|(?<=\/)\d+$/g, '*');
 
 function ok(r: CliResult, what: string): CliResult {
   assert.equal(r.code, 0, `${what} failed (${r.code ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
@@ -100,24 +105,32 @@ async function timed(sb: Sandboxed, args: readonly string[]): Promise<number> {
   return performance.now() - start;
 }
 
-/**
- * The median uninterrupted run time of each release's step, over `rounds` runs of each: `visit(r)` takes
- * the root to release `r` (doing the step's work), `reset` gives the next step work again.
- */
+/** Median run times in milliseconds. */
+interface Timing {
+  /** Of a command that only starts and reads (`ferry generations`): before this, a kill finds nothing begun. */
+  readonly startupMs: number;
+  /** Of each release's step, uninterrupted. */
+  readonly stepMs: ReadonlyMap<Release, number>;
+}
+
+/** Time `rounds` uninterrupted runs of each step (`reset` after each gives the next one work again). */
 async function measure(
   sb: Sandboxed,
   steps: readonly Step[],
   reset: () => Promise<void> = () => Promise.resolve(),
   rounds = 3,
-): Promise<Map<Release, number>> {
+): Promise<Timing> {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const times = new Map<Release, number[]>();
-  for (let round = 0; round < rounds; round++)
+  const startup: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    startup.push(await timed(sb, ['generations']));
     for (const step of steps) {
       times.set(step.target, [...(times.get(step.target) ?? []), await timed(sb, step.args)]);
       await reset();
     }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-  return new Map([...times].map(([r, xs]) => [r, median(xs)]));
+  }
+  return { startupMs: median(startup), stepMs: new Map([...times].map(([r, xs]) => [r, median(xs)])) };
 }
 
 function releaseOf(m: Manifest, where: string): Release {
@@ -268,6 +281,7 @@ async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Pro
     cleaned: 0,
     minDelay: Infinity,
     maxDelay: 0,
+    seen: new Set(),
     leftovers: new Set(),
   };
   for (let i = 0; i < opts.iterations; i++) {
@@ -279,9 +293,11 @@ async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Pro
       highest: Math.max(0, ...(await generationNumbers(sb.root))),
       release: current === undefined ? undefined : releaseOf(await readManifest(sb.root, current), 'before'),
     };
-    // One kill per stratum of [3%, 100%] of the uninterrupted run time, at a seeded point within it.
-    const fraction = 0.03 + (0.97 * (i + random())) / opts.iterations;
-    const delay = Math.round(fraction * (opts.durationMs.get(step.target) ?? 1000));
+    // One kill per stratum from half the start-up time to the end of an uninterrupted run, at a seeded
+    // point within the stratum: most land while ferry is working, a few before it has begun.
+    const from = opts.timing.startupMs / 2;
+    const to = Math.max(from + 1, opts.timing.stepMs.get(step.target) ?? 0);
+    const delay = Math.round(from + ((to - from) * (i + random())) / opts.iterations);
     tally.minDelay = Math.min(tally.minDelay, delay);
     tally.maxDelay = Math.max(tally.maxDelay, delay);
 
@@ -293,6 +309,7 @@ async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Pro
     }
     assert.deepEqual(await waitForNoProcesses(sb.root, 3000), [], `${what}: processes outlived ferry`);
 
+    for (const l of await leftovers(sb.root)) tally.seen.add(pattern(l));
     let landed: 'old' | 'new';
     try {
       await checkStorePaths(sb.root);
@@ -329,17 +346,20 @@ async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Pro
       step.target.greeting,
       `${what}: hello after the re-run`,
     );
-    for (const l of await leftovers(sb.root))
-      tally.leftovers.add(l.replace(/[0-9a-z]{32}|\d{3,}|[0-9a-f]{12}/g, '*'));
+    for (const l of await leftovers(sb.root)) tally.leftovers.add(pattern(l));
     await opts.after?.();
     tally.iterations++;
   }
   ok(await sb.ferry(['verify']), `${opts.name}: final verify`);
   t.diagnostic(
     `${opts.name}: ${tally.iterations} kills at ${tally.minDelay}–${tally.maxDelay} ms ` +
-      `(uninterrupted: ${[...opts.durationMs].map(([r, ms]) => `${r.label} ${Math.round(ms)} ms`).join(', ')}); ` +
+      `(uninterrupted: start-up ${Math.round(opts.timing.startupMs)} ms, ` +
+      `${[...opts.timing.stepMs].map(([r, ms]) => `${r.label} ${Math.round(ms)} ms`).join(', ')}); ` +
       `profile left on the old generation ${tally.onOld}×, on the new one ${tally.onNew}×, ` +
       `${tally.finishedFirst} finished before the kill; verify removed ${tally.cleaned} leftover(s)`,
+  );
+  t.diagnostic(
+    `${opts.name}: traces of interrupted work seen: ${[...tally.seen].sort().join(', ') || 'none'}`,
   );
   if (tally.leftovers.size > 0)
     t.diagnostic(`${opts.name}: left behind after recovery: ${[...tally.leftovers].sort().join(', ')}`);
@@ -366,8 +386,8 @@ describe('crash safety', () => {
       await gc();
       const tally = await crashLoop(t, sb, {
         name: 'build',
-        iterations: iterations(14),
-        durationMs: await measure(sb, [install(V2), install(V1)], gc),
+        iterations: iterations(16),
+        timing: await measure(sb, [install(V2), install(V1)], gc),
         step: (i) => install(i % 2 === 0 ? V2 : V1),
         after: gc,
       });
@@ -384,8 +404,8 @@ describe('crash safety', () => {
       ok(await sb.ferry([...PORTS, 'install', ...V2.specs]), 'install v2');
       const tally = await crashLoop(t, sb, {
         name: 'install',
-        iterations: iterations(12),
-        durationMs: await measure(sb, [install(V1), install(V2)]),
+        iterations: iterations(18),
+        timing: await measure(sb, [install(V1), install(V2)]),
         step: (i) => install(i % 2 === 0 ? V1 : V2),
       });
       total += tally.iterations;
@@ -408,8 +428,8 @@ describe('crash safety', () => {
       const forward: Step = { args: ['switch', '--to', '2'], target: V2, landsOn: 2 };
       const tally = await crashLoop(t, sb, {
         name: 'switch',
-        iterations: iterations(12),
-        durationMs: await measure(sb, [rollback, forward]),
+        iterations: iterations(18),
+        timing: await measure(sb, [rollback, forward]),
         step: (i) => (i % 2 === 0 ? rollback : forward),
       });
       total += tally.iterations;
