@@ -110,7 +110,7 @@ describe('the build sandbox', () => {
 describe('post-build checks', () => {
   let sb: Sandboxed;
   let tree: string;
-  before(async () => {
+  before(() => {
     sb = makeSandbox();
     tree = join(sb.dir, 'ports');
   });
