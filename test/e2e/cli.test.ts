@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  examplePorts,
+  makeSandbox,
+  repoDir,
+  writeRecipe,
+  writeSource,
+  type Sandboxed,
+} from '../helpers/cli.js';
+
+describe('the command line', () => {
+  let sb: Sandboxed;
+  before(() => {
+    sb = makeSandbox();
+  });
+  after(async () => {
+    await sb.cleanup();
+  });
+
+  test('--help teaches: commands, global options, a start', async () => {
+    const r = await sb.ferry(['--help']);
+    assert.equal(r.code, 0);
+    for (const word of [
+      'install',
+      'rollback',
+      'generations',
+      'run',
+      'gc',
+      'verify',
+      'relocate',
+      'recipe check',
+      '--root',
+      '--ports',
+      '--json',
+    ])
+      assert.ok(r.stdout.includes(word), word);
+    const sub = await sb.ferry(['install', '--help']);
+    assert.match(sub.stdout, /Usage: ferry install/);
+    assert.match(sub.stdout, /--keep-going/);
+  });
+
+  test('usage errors exit 2 and say what to do', async () => {
+    let r = await sb.ferry(['instal', 'zlib']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /E_USAGE.*unknown command "instal"/);
+    r = await sb.ferry(['install', '--frobnicate', 'zlib']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown option --frobnicate for "ferry install"/);
+    r = await sb.ferry(['build', '-j', 'many', 'zlib']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--jobs expects a whole number/);
+  });
+
+  test('global options work after the command; --json gives one document, errors included', async () => {
+    const r = await sb.ferry(['generations', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { profile: 'default', generations: [] });
+    const e = await sb.ferry(['install', 'no-such-package', '--json']);
+    assert.equal(e.code, 1);
+    const err = (JSON.parse(e.stdout) as { error: { code: string; message: string } }).error;
+    assert.equal(err.code, 'E_RECIPE_NOT_FOUND');
+  });
+
+  test('ports trees layer: --ports before FERRY_PORTS before the bundled tree, first match wins', async () => {
+    const over = join(sb.dir, 'overlay');
+    await writeRecipe(
+      over,
+      'libgreet',
+      '1.0',
+      '[[source]]\npath = "src"\n[build]\nsystem = "script"\nscript = \'mkdir -p "$PREFIX/share" && echo overlay > "$PREFIX/share/which"\'\n',
+    );
+    await writeSource(over, 'libgreet', 'src', { README: 'overlay\n' });
+    const r = await sb.ferry(['--ports', over, 'build', 'libgreet = 1.0'], {
+      env: { FERRY_PORTS: examplePorts },
+    });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const path = r.stdout.trim().split(/\s+/).pop() ?? '';
+    assert.equal(await fs.readFile(join(path, 'share', 'which'), 'utf8'), 'overlay\n');
+    const v2 = await sb.ferry(['--ports', over, 'build', 'libgreet'], { env: { FERRY_PORTS: examplePorts } });
+    assert.match(v2.stdout, /-libgreet-2\.0/, 'versions from all trees are candidates');
+  });
+
+  test('recipe check validates the bundled trees and reports every error with file:line:column', async () => {
+    let r = await sb.ferry(['recipe', 'check', join(repoDir, 'ports'), examplePorts]);
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /7 recipe\(s\) checked, 0 error\(s\)/);
+    const bad = join(sb.dir, 'bad');
+    await writeRecipe(bad, 'a', '1.0', 'summary = 3\n');
+    await writeRecipe(bad, 'b', '1.0', '[depends]\nrun = ["c >=="]\n');
+    await fs.mkdir(join(bad, 'c'));
+    await fs.writeFile(join(bad, 'c', '2.0.toml'), 'name = "c"\nversion = "2.0\n');
+    r = await sb.ferry(['recipe', 'check', bad]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /a\/1\.0\.toml:3:11: field summary: expected a string, found number 3/);
+    assert.match(r.stdout, /b\/1\.0\.toml:4:\d+: field depends\.run\[0\]/);
+    assert.match(r.stdout, /c\/2\.0\.toml:2:\d+: /);
+    assert.match(r.stdout, /3 recipe\(s\) checked, 3 error\(s\)/);
+  });
+
+  test('concurrent ferry processes building the same paths both succeed, one build each', async () => {
+    const other = makeSandbox();
+    try {
+      const args = ['--ports', examplePorts, 'build', 'hello'];
+      const [a, b] = await Promise.all([other.ferry(args), other.ferry(args)]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      const builtLines = (a.stdout + b.stdout).split('\n').filter((l) => l.startsWith('built'));
+      assert.equal(builtLines.length, 2, 'hello and libgreet built once in all');
+      const v = await other.ferry(['verify']);
+      assert.equal(v.code, 0, v.stdout);
+    } finally {
+      await other.cleanup();
+    }
+  });
+});
