@@ -10,13 +10,14 @@ import { runDag, type JobOutcome } from './schedule.js';
 export interface RealisedPlan {
   readonly plan: Plan;
   readonly ids: ReadonlyMap<PackageKey, StoreId>;
+  readonly sourceHashes: ReadonlyMap<PackageKey, readonly Sha256[]>;
 }
 
 /** Store path names for a plan, without building anything (cheap: only local path sources are hashed). */
 export async function realisePlanIds(plan: Plan): Promise<RealisedPlan> {
   const hashes = new Map<PackageKey, Sha256[]>();
   for (const [key, node] of plan.nodes) hashes.set(key, await sourceHashes(node));
-  return { plan, ids: computeStoreIds(plan, hashes, hostPlatform()) };
+  return { plan, ids: computeStoreIds(plan, hashes, hostPlatform()), sourceHashes: hashes };
 }
 
 export interface BuildPlanOptions extends Omit<BuilderOptions, 'suggest'> {

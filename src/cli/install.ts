@@ -2,7 +2,13 @@ import { AppError } from '../core/index.js';
 import { buildPlan, describeFailure, defaultJobs, type BuildReport } from '../build/index.js';
 import { formatDepSpec, parseDepSpec, type DepSpec } from '../recipe/index.js';
 import { packageKey, resolve, runClosure, type PackageKey, type Plan } from '../resolve/index.js';
-import { diffPackages, Profile, type GenerationDiff, type GenerationPackage } from '../profile/index.js';
+import {
+  diffPackages,
+  Profile,
+  type GenerationDiff,
+  type GenerationManifest,
+  type GenerationPackage,
+} from '../profile/index.js';
 import type { StoreId } from '../store/index.js';
 import type { App } from './app.js';
 import { intOption, stringOption } from './args.js';
@@ -38,6 +44,11 @@ export async function resolveAndBuild(
   prefer?: ReadonlyMap<PackageKey, string>,
 ) {
   const plan = resolve(app.index(), { specs, ...(prefer === undefined ? {} : { prefer }) });
+  return buildResolved(app, plan);
+}
+
+/** Build every node of an already resolved plan (from the resolver or a lock). */
+export async function buildResolved(app: App, plan: Plan) {
   const store = await app.store();
   const report = await buildPlan(app.ctx, store, plan, {
     sandbox: await app.sandbox(),
@@ -112,22 +123,34 @@ export async function changeProfile(
         .map((p) => [packageKey(p.name, p.slot), p.version]),
     );
     const { plan, report } = await resolveAndBuild(app, requests, prefer);
-    const build = summarise(plan, report, store.storeDir);
-    const packages = report.failed ? [] : packagesOf(plan, report.ids);
-    const base = { profile: profile.name, ...(before === undefined ? {} : { from: before.number }), build };
-    const diff = diffPackages(before?.packages ?? [], packages);
-    if (report.failed) return { ...base, changed: false, diff: diffPackages([], []) };
-    const same =
-      before !== undefined &&
-      sameSet(before.packages, packages) &&
-      before.requests.length === requests.length;
-    if (same) return { ...base, to: before.number, changed: false, diff };
-    const n = await profile.create(requests.map(formatDepSpec), packages);
-    await profile.switchTo(n);
-    return { ...base, to: n, changed: true, diff };
+    return await commitGeneration(profile, before, requests.map(formatDepSpec), plan, report);
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * After a build: make and switch to a new generation holding the plan's closure, unless nothing changed or a
+ * build failed (then the profile stays as it was). Call with the profile lock held.
+ */
+export async function commitGeneration(
+  profile: Profile,
+  before: GenerationManifest | undefined,
+  requests: readonly string[],
+  plan: Plan,
+  report: BuildReport,
+): Promise<ChangeResult> {
+  const build = summarise(plan, report, profile.storeDir);
+  const base = { profile: profile.name, ...(before === undefined ? {} : { from: before.number }), build };
+  if (report.failed) return { ...base, changed: false, diff: diffPackages([], []) };
+  const packages = packagesOf(plan, report.ids);
+  const diff = diffPackages(before?.packages ?? [], packages);
+  const same =
+    before !== undefined && sameSet(before.packages, packages) && before.requests.join('\n') === requests.join('\n');
+  if (same) return { ...base, to: before.number, changed: false, diff };
+  const n = await profile.create(requests, packages);
+  await profile.switchTo(n);
+  return { ...base, to: n, changed: true, diff };
 }
 
 function sameSet(a: readonly GenerationPackage[], b: readonly GenerationPackage[]): boolean {

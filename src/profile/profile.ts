@@ -51,6 +51,7 @@ export class Profile {
   readonly name: string;
   readonly linkPath: string;
   readonly gensDir: string;
+  readonly storeDir: string;
   private readonly store: Store;
 
   constructor(store: Store, name: string) {
@@ -59,6 +60,7 @@ export class Profile {
         hint: 'use lowercase letters, digits, . _ -',
       });
     this.store = store;
+    this.storeDir = store.storeDir;
     this.name = name;
     this.linkPath = join(store.rootDir, 'profiles', name);
     this.gensDir = join(store.rootDir, 'profiles', `${name}.d`);

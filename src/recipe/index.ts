@@ -7,7 +7,7 @@ export {
   type PackageRequirement,
 } from './depspec.js';
 export { locateField, type FieldPath, type Position } from './locate.js';
-export { parseRecipe } from './parse.js';
+export { parseRecipe, parseTomlText } from './parse.js';
 export { checkRecipes, PortsIndex, type CheckResult, type RecipeIndex } from './ports.js';
 export {
   buildSystems,

@@ -37,7 +37,17 @@ export function locateField(text: string, path: FieldPath): Position {
     if (want.index === undefined) return valueAt;
     return locateElement(lines, i, m[0].length, want.index) ?? valueAt;
   }
-  return { line: 1, column: 1 };
+  // A key never written as `key =` may be a table of its own: `[profiles.web]` for profiles.web.
+  const header = want.key === undefined ? -1 : findHeader(lines, [...want.table, want.key]);
+  return { line: header + 1 || 1, column: 1 };
+}
+
+function findHeader(lines: readonly string[], names: readonly string[]): number {
+  const wanted = names.join('.');
+  return lines.findIndex((l) => {
+    const m = /^\s*\[\[?\s*([^\]]+?)\s*\]/.exec(l);
+    return m !== null && (m[1] ?? '').split('.').map((x) => x.trim().replace(/^"|"$/g, '')).join('.') === wanted;
+  });
 }
 
 interface Target {
@@ -47,14 +57,20 @@ interface Target {
   readonly index: number | undefined;
 }
 
-/** Recipe paths have three shapes: `key`, `table.key[.n]`, and `source.n.key` for the array of tables. */
+/**
+ * `a.b.key`, `a.b.key.n` (n-th element of an array value) and `arr.n.key` (key in the n-th `[[arr]]` table):
+ * a number that is not last indexes an array of tables; a number that is last indexes an array value.
+ */
 function splitPath(path: FieldPath): Target {
-  const str = (v: string | number | undefined) => (typeof v === 'string' ? v : undefined);
-  const num = (v: string | number | undefined) => (typeof v === 'number' ? v : undefined);
-  if (typeof path[1] === 'number' && typeof path[0] === 'string')
-    return { table: [path[0]], tableIndex: path[1], key: str(path[2]), index: num(path[3]) };
-  if (path.length === 1) return { table: [], tableIndex: undefined, key: str(path[0]), index: undefined };
-  return { table: [String(path[0])], tableIndex: undefined, key: str(path[1]), index: num(path[2]) };
+  const last = path[path.length - 1];
+  const index = typeof last === 'number' ? last : undefined;
+  const body = index === undefined ? path : path.slice(0, -1);
+  const key = body[body.length - 1];
+  const head = body.slice(0, -1);
+  const tableIndex = head.find((p): p is number => typeof p === 'number');
+  const table = head.filter((p): p is string => typeof p === 'string');
+  if (typeof key !== 'string') return { table: body.filter((p): p is string => typeof p === 'string'), tableIndex: index, key: undefined, index: undefined };
+  return { table, tableIndex, key, index };
 }
 
 function sameTable(table: readonly string[], tableIndex: number, want: Target): boolean {

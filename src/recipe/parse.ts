@@ -1,5 +1,5 @@
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { AppError, isAppError, sha256Bytes, tryParseSha256 } from '../core/index.js';
+import { AppError, isAppError, sha256Bytes, tryParseSha256, type Code } from '../core/index.js';
 import { tryParseVersion } from '../version/index.js';
 import { parseConditional, parseDepSpec, type DepSpec } from './depspec.js';
 import { locateField, type FieldPath } from './locate.js';
@@ -121,6 +121,24 @@ export function parseRecipe(text: string, file: string, expect?: { name: string;
   };
 }
 
+/**
+ * Parse any ferry TOML file (recipes, manifests, lockfiles); syntax errors name file:line:column. The one place
+ * the TOML library is used.
+ */
+export function parseTomlText(text: string, file: string, code: Code = 'E_RECIPE_SYNTAX'): Record<string, unknown> {
+  try {
+    return parseToml(text);
+  } catch (e) {
+    if (!(e instanceof TomlError)) throw e;
+    const first = e.message.split('\n')[0] ?? e.message;
+    throw new AppError(code, `${file}:${e.line}:${e.column}: ${first}`, {
+      hint: 'the file must be TOML 1.0; check quotes, brackets and commas near that position',
+      details: { file, line: e.line, column: e.column },
+      cause: e,
+    });
+  }
+}
+
 /** Turns each shape mismatch into an AppError that names file:line:column, the field and what was expected. */
 class Validator {
   private readonly text: string;
@@ -141,17 +159,7 @@ class Validator {
   }
 
   toml(): Table {
-    try {
-      return parseToml(this.text);
-    } catch (e) {
-      if (!(e instanceof TomlError)) throw e;
-      const first = e.message.split('\n')[0] ?? e.message;
-      throw new AppError('E_RECIPE_SYNTAX', `${this.file}:${e.line}:${e.column}: ${first}`, {
-        hint: 'recipes are TOML 1.0; check quotes, brackets and commas near that position',
-        details: { file: this.file, line: e.line, column: e.column },
-        cause: e,
-      });
-    }
+    return parseTomlText(this.text, this.file);
   }
 
   unknownKeys(t: Table, path: FieldPath, known: readonly string[] | undefined): void {
