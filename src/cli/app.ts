@@ -20,7 +20,12 @@ export class App {
   private storePromise: Promise<Store> | undefined;
   private indexCache: PortsIndex | undefined;
 
-  constructor(options: OptionValues, env: NodeJS.ProcessEnv, reporter?: Reporter) {
+  constructor(
+    options: OptionValues,
+    env: NodeJS.ProcessEnv,
+    reporter?: Reporter,
+    opts: { bundled?: boolean } = {},
+  ) {
     this.options = options;
     this.json = options.json === true;
     const rootDir = resolve(
@@ -29,7 +34,7 @@ export class App {
     const portsDirs = [
       ...listOption(options, 'ports').map((p) => resolve(p)),
       ...splitPath(env.FERRY_PORTS).map((p) => resolve(p)),
-      join(packageDir, 'ports'),
+      ...(opts.bundled === false ? [] : [join(packageDir, 'ports')]),
     ];
     this.ctx = {
       reporter: reporter ?? pickReporter(this.json, options.verbose === true, env),

@@ -15,9 +15,19 @@ import {
   changeProfile,
   installEdit,
   removeEdit,
+  summarise,
   type BuildResult,
   type ChangeResult,
 } from './install.js';
+import { renderPlan, type ProfilePlan } from './plan.js';
+import {
+  applyManifestProfile,
+  buildManifestProfile,
+  lockCommand,
+  planCommand,
+  updateCommand,
+  whyCommand,
+} from './project-commands.js';
 import { gcCommand, recipeCheckCommand, relocateCommand, verifyCommand } from './maintenance.js';
 import { stringOption } from './args.js';
 
@@ -42,6 +52,12 @@ const PROFILE: OptionSpec = {
   value: 'P',
   help: 'the profile to act on (default: "default")',
 };
+const MANIFEST: OptionSpec = {
+  name: 'manifest',
+  value: 'FILE',
+  help: 'the project manifest (default: ferry.toml here or above)',
+};
+const YES: OptionSpec = { name: 'yes', short: 'y', help: 'do not ask before removing packages' };
 const BUILD_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'jobs',
@@ -61,12 +77,15 @@ const BUILD_OPTIONS: readonly OptionSpec[] = [
 export const COMMANDS: readonly CommandSpec[] = [
   {
     words: ['install'],
-    usage: 'ferry install [--profile P] SPEC…',
+    usage: 'ferry install [--profile P] SPEC…   |   ferry install --profile P   (from ferry.toml)',
     summary: 'build packages and add them to a profile (new generation, atomic switch)',
     description:
-      'SPEC is a package name or a dependency string: "nginx", "hello < 2", "python:3.11". Missing store paths are built in the sandbox; then a new generation is made and switched to with one rename.',
-    options: [PROFILE, ...BUILD_OPTIONS],
-    run: async (app, args) => changeOutcome(await changeProfile(app, installEdit(args))),
+      'SPEC is a package name or a dependency string: "nginx", "hello < 2", "python:3.11". Missing store paths are built in the sandbox; then a new generation is made and switched to with one rename. Without SPECs, makes profile P what ferry.toml (and ferry.lock) say, like `ferry switch --profile P`.',
+    options: [PROFILE, MANIFEST, YES, ...BUILD_OPTIONS],
+    run: async (app, args) =>
+      args.length === 0
+        ? manifestOutcome(await applyManifestProfile(app))
+        : changeOutcome(await changeProfile(app, installEdit(args))),
   },
   {
     words: ['remove'],
@@ -81,11 +100,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     words: ['build'],
-    usage: 'ferry build SPEC…',
+    usage: 'ferry build SPEC…   |   ferry build --profile P   (from ferry.toml)',
     summary: 'build packages into the store without touching any profile',
-    description: 'Prints the store path of every package built or already present.',
-    options: BUILD_OPTIONS,
-    run: async (app, args) => buildOutcome(await buildCommand(app, args)),
+    description:
+      'Prints the store path of every package built or already present. Without SPECs, builds what ferry.lock says for profile P.',
+    options: [PROFILE, MANIFEST, ...BUILD_OPTIONS],
+    run: async (app, args) => {
+      if (args.length > 0) return buildOutcome(await buildCommand(app, args));
+      const { plan, report, store } = await buildManifestProfile(app);
+      return buildOutcome(summarise(plan, report, store.storeDir));
+    },
   },
   {
     words: ['generations'],
@@ -117,11 +141,21 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     words: ['switch'],
-    usage: 'ferry switch --to N [--profile P]',
-    summary: 'switch a profile to generation N',
-    description: 'Atomic: one symlink rename.',
-    options: [PROFILE, { name: 'to', value: 'N', help: 'the generation number' }],
-    run: async (app) => switchOutcome(await switchCommand(app)),
+    usage: 'ferry switch --to N [--profile P]   |   ferry switch --profile P [--yes]   (from ferry.toml)',
+    summary: 'switch a profile to generation N, or to what ferry.toml and ferry.lock say',
+    description:
+      'With --to: one symlink rename to an existing generation. Without: builds the locked packages of manifest profile P and switches to a new generation; if anything would be REMOVED it asks first (or needs --yes). See `ferry plan` first.',
+    options: [
+      PROFILE,
+      MANIFEST,
+      YES,
+      { name: 'to', value: 'N', help: 'the generation number' },
+      ...BUILD_OPTIONS,
+    ],
+    run: async (app) =>
+      app.options.to === undefined
+        ? manifestOutcome(await applyManifestProfile(app))
+        : switchOutcome(await switchCommand(app)),
   },
   {
     words: ['diff'],
@@ -142,6 +176,45 @@ export const COMMANDS: readonly CommandSpec[] = [
       "Try an upgrade side by side before it touches production: CMD runs with the generation's bin/ first on PATH.",
     options: [PROFILE, { name: 'generation', value: 'N', help: 'the generation (default: current)' }],
     run: async (app, _args, rest) => ({ data: null, text: [], exitCode: await runCommand(app, rest) }),
+  },
+  {
+    words: ['lock'],
+    usage: 'ferry lock [--manifest FILE]',
+    summary: 'resolve every profile of ferry.toml and write ferry.lock',
+    description:
+      'Keeps locked versions that still fit; the file is deterministic (same inputs, same bytes) and sorted.',
+    options: [MANIFEST],
+    run: async (app) => lockOutcome(await lockCommand(app)),
+  },
+  {
+    words: ['update'],
+    usage: 'ferry update [NAME…] [--manifest FILE]',
+    summary: 're-resolve all packages, or only the named ones, and rewrite ferry.lock',
+    description: 'Everything not named stays as locked.',
+    options: [MANIFEST],
+    run: async (app, args) => lockOutcome(await updateCommand(app, args)),
+  },
+  {
+    words: ['plan'],
+    usage: 'ferry plan [--profile P] [--manifest FILE]',
+    summary: 'show what the next switch would do: added, upgraded, downgraded, rebuilt, REMOVED',
+    description: 'Each change comes with its reason; nothing is built or changed.',
+    options: [PROFILE, MANIFEST],
+    run: async (app) => {
+      const p = await planCommand(app);
+      return { data: p, text: renderPlan(p), exitCode: 0 };
+    },
+  },
+  {
+    words: ['why'],
+    usage: 'ferry why NAME [--profile P] [--manifest FILE]',
+    summary: 'show the chains of requirements that pull NAME into a profile',
+    description: 'Each chain starts at the manifest line that requests it.',
+    options: [PROFILE, MANIFEST],
+    run: async (app, args) => {
+      const r = await whyCommand(app, args);
+      return { data: { profile: r.profile, target: r.target, chains: r.chains }, text: r.text, exitCode: 0 };
+    },
   },
   {
     words: ['gc'],
@@ -266,6 +339,25 @@ function changeOutcome(r: ChangeResult): Outcome {
       ? [`profile ${r.profile}: generation ${r.from ?? 'none'} → ${r.to}`, ...renderDiff(r.diff)]
       : [`profile ${r.profile}: nothing to do (generation ${r.to ?? 'none'})`];
   return { data: r, text, exitCode: failures ? 1 : 0 };
+}
+
+function lockOutcome(r: {
+  lockFile: string;
+  profiles: readonly { profile: string; changes: readonly string[] }[];
+}): Outcome {
+  const text = [`wrote ${r.lockFile}`];
+  for (const p of r.profiles) {
+    text.push(
+      `profile ${p.profile}: ${p.changes.length === 0 ? 'unchanged' : `${p.changes.length} change(s)`}`,
+    );
+    for (const c of p.changes) text.push(`  ${c}`);
+  }
+  return { data: r, text, exitCode: 0 };
+}
+
+function manifestOutcome(r: { plan: ProfilePlan; change: ChangeResult }): Outcome {
+  const o = changeOutcome(r.change);
+  return { data: r, text: [...renderPlan(r.plan).slice(0, -1), ...o.text], exitCode: o.exitCode };
 }
 
 function switchOutcome(r: {

@@ -61,7 +61,7 @@ export async function buildResolved(app: App, plan: Plan) {
   return { plan, report, store };
 }
 
-function summarise(plan: Plan, report: BuildReport, storeDir: string): BuildResult {
+export function summarise(plan: Plan, report: BuildReport, storeDir: string): BuildResult {
   const built: BuildResult['built'][number][] = [];
   const failures: BuildResult['failures'][number][] = [];
   for (const [key, outcome] of report.results) {
@@ -146,7 +146,9 @@ export async function commitGeneration(
   const packages = packagesOf(plan, report.ids);
   const diff = diffPackages(before?.packages ?? [], packages);
   const same =
-    before !== undefined && sameSet(before.packages, packages) && before.requests.join('\n') === requests.join('\n');
+    before !== undefined &&
+    sameSet(before.packages, packages) &&
+    before.requests.join('\n') === requests.join('\n');
   if (same) return { ...base, to: before.number, changed: false, diff };
   const n = await profile.create(requests, packages);
   await profile.switchTo(n);

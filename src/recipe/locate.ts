@@ -46,7 +46,13 @@ function findHeader(lines: readonly string[], names: readonly string[]): number 
   const wanted = names.join('.');
   return lines.findIndex((l) => {
     const m = /^\s*\[\[?\s*([^\]]+?)\s*\]/.exec(l);
-    return m !== null && (m[1] ?? '').split('.').map((x) => x.trim().replace(/^"|"$/g, '')).join('.') === wanted;
+    return (
+      m !== null &&
+      (m[1] ?? '')
+        .split('.')
+        .map((x) => x.trim().replace(/^"|"$/g, ''))
+        .join('.') === wanted
+    );
   });
 }
 
@@ -69,7 +75,13 @@ function splitPath(path: FieldPath): Target {
   const head = body.slice(0, -1);
   const tableIndex = head.find((p): p is number => typeof p === 'number');
   const table = head.filter((p): p is string => typeof p === 'string');
-  if (typeof key !== 'string') return { table: body.filter((p): p is string => typeof p === 'string'), tableIndex: index, key: undefined, index: undefined };
+  if (typeof key !== 'string')
+    return {
+      table: body.filter((p): p is string => typeof p === 'string'),
+      tableIndex: index,
+      key: undefined,
+      index: undefined,
+    };
   return { table, tableIndex, key, index };
 }
 

@@ -125,7 +125,11 @@ export function parseRecipe(text: string, file: string, expect?: { name: string;
  * Parse any ferry TOML file (recipes, manifests, lockfiles); syntax errors name file:line:column. The one place
  * the TOML library is used.
  */
-export function parseTomlText(text: string, file: string, code: Code = 'E_RECIPE_SYNTAX'): Record<string, unknown> {
+export function parseTomlText(
+  text: string,
+  file: string,
+  code: Code = 'E_RECIPE_SYNTAX',
+): Record<string, unknown> {
   try {
     return parseToml(text);
   } catch (e) {

@@ -51,23 +51,42 @@ export function lockProfile(
     store: ids.get(n.key) ?? '',
   }));
   packages.sort((a, b) => cmp(packageKey(a.name, a.slot), packageKey(b.name, b.slot)));
-  return { name, requests: [...requests], options: sortKeys(options), roots: [...plan.roots].sort(), packages };
+  return {
+    name,
+    requests: [...requests],
+    options: sortKeys(options),
+    roots: [...plan.roots].sort(),
+    packages,
+  };
 }
 
 /** Deterministic TOML: same lock, same bytes; one line per field so diffs read well. */
 export function serializeLock(lock: Lockfile): string {
   const q = (s: string) => JSON.stringify(s);
   const list = (xs: readonly string[]) => `[${xs.map(q).join(', ')}]`;
-  const out = ['# ferry.lock: written by `ferry lock` and `ferry update`; do not edit by hand.', `formatVersion = ${lock.formatVersion}`];
+  const out = [
+    '# ferry.lock: written by `ferry lock` and `ferry update`; do not edit by hand.',
+    `formatVersion = ${lock.formatVersion}`,
+  ];
   for (const p of [...lock.profiles].sort((a, b) => cmp(a.name, b.name))) {
     out.push('', '[[profile]]', `name = ${q(p.name)}`, `requests = ${list(p.requests)}`);
     const opts = Object.entries(p.options).map(([k, v]) => `${q(k)} = ${list(v)}`);
     out.push(`options = { ${opts.join(', ')} }`.replace('{  }', '{}'), `roots = ${list(p.roots)}`);
     for (const pkg of p.packages) {
-      out.push('', '[[profile.package]]', `name = ${q(pkg.name)}`, `slot = ${q(pkg.slot)}`, `version = ${q(pkg.version)}`);
+      out.push(
+        '',
+        '[[profile.package]]',
+        `name = ${q(pkg.name)}`,
+        `slot = ${q(pkg.slot)}`,
+        `version = ${q(pkg.version)}`,
+      );
       out.push(`options = ${list(Object.entries(pkg.options).map(([k, on]) => `${on ? '+' : '-'}${k}`))}`);
       out.push(`recipe = ${q(pkg.recipe)}`, `sources = ${list(pkg.sources)}`);
-      out.push(`depends = ${list(pkg.depends)}`, `build-depends = ${list(pkg.buildDepends)}`, `store = ${q(pkg.store)}`);
+      out.push(
+        `depends = ${list(pkg.depends)}`,
+        `build-depends = ${list(pkg.buildDepends)}`,
+        `store = ${q(pkg.store)}`,
+      );
     }
   }
   return `${out.join('\n')}\n`;
@@ -81,9 +100,13 @@ export function parseLock(text: string, file: string): Lockfile {
   const version = doc.formatVersion;
   if (typeof version !== 'number') return bad('formatVersion is missing');
   if (version > LOCK_FORMAT_VERSION)
-    throw new AppError('E_LOCK_FORMAT', `${file} has formatVersion ${version}; this ferry reads up to ${LOCK_FORMAT_VERSION}`, {
-      hint: 'upgrade ferry',
-    });
+    throw new AppError(
+      'E_LOCK_FORMAT',
+      `${file} has formatVersion ${version}; this ferry reads up to ${LOCK_FORMAT_VERSION}`,
+      {
+        hint: 'upgrade ferry',
+      },
+    );
   const profiles = (Array.isArray(doc.profile) ? doc.profile : []) as Record<string, unknown>[];
   return { formatVersion: version, profiles: profiles.map((p) => readProfile(p, bad)) };
 }
@@ -94,19 +117,25 @@ function readProfile(p: Record<string, unknown>, bad: (what: string) => never): 
     Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : bad(`${what} must be a list of strings`);
   const name = str(p.name, 'profile.name');
   const pkgs = (Array.isArray(p.package) ? p.package : []) as Record<string, unknown>[];
-  const options = (typeof p.options === 'object' && p.options !== null ? p.options : {}) as Record<string, unknown>;
+  const options = (typeof p.options === 'object' && p.options !== null ? p.options : {}) as Record<
+    string,
+    unknown
+  >;
   return {
     name,
     requests: strs(p.requests, `profile ${name} requests`),
     options: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, strs(v, `options of ${k}`)])),
     roots: strs(p.roots, `profile ${name} roots`),
     packages: pkgs.map((x) => {
-      const hash = (v: unknown, what: string) => tryParseSha256(str(v, what)) ?? bad(`${what} is not a sha256`);
+      const hash = (v: unknown, what: string) =>
+        tryParseSha256(str(v, what)) ?? bad(`${what} is not a sha256`);
       return {
         name: str(x.name, 'package.name'),
         slot: str(x.slot, 'package.slot'),
         version: str(x.version, 'package.version'),
-        options: Object.fromEntries(strs(x.options, 'package.options').map((o) => [o.slice(1), o.startsWith('+')])),
+        options: Object.fromEntries(
+          strs(x.options, 'package.options').map((o) => [o.slice(1), o.startsWith('+')]),
+        ),
         recipe: hash(x.recipe, 'package.recipe'),
         sources: strs(x.sources, 'package.sources').map((s) => hash(s, 'package.sources')),
         depends: strs(x.depends, 'package.depends'),
@@ -138,7 +167,11 @@ export function planFromLock(index: RecipeIndex, locked: LockedProfile, lockFile
 }
 
 function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
-  return Object.fromEntries(Object.keys(o).sort(cmp).map((k) => [k, o[k] as T]));
+  return Object.fromEntries(
+    Object.keys(o)
+      .sort(cmp)
+      .map((k) => [k, o[k] as T]),
+  );
 }
 
 function cmp(a: string, b: string): number {

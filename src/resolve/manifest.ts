@@ -40,10 +40,12 @@ export function parseManifest(text: string, file: string): Manifest {
   if (!Array.isArray(ports) || ports.some((p) => typeof p !== 'string'))
     fail(['ports'], 'expected a list of directories', 'e.g. ports = ["ports", "builtin"]');
   const profilesT = doc.profiles ?? {};
-  if (typeof profilesT !== 'object' || Array.isArray(profilesT)) fail(['profiles'], 'expected tables', 'use [profiles.NAME]');
+  if (typeof profilesT !== 'object' || Array.isArray(profilesT))
+    fail(['profiles'], 'expected tables', 'use [profiles.NAME]');
   const profiles = new Map<string, ManifestProfile>();
   for (const [name, value] of Object.entries(profilesT as Record<string, unknown>)) {
-    if (!NAME_RE.test(name)) fail(['profiles', name], `profile name "${name}" is not allowed`, 'use a-z, 0-9, . _ -');
+    if (!NAME_RE.test(name))
+      fail(['profiles', name], `profile name "${name}" is not allowed`, 'use a-z, 0-9, . _ -');
     profiles.set(name, readProfile(text, name, value, fail));
   }
   const extra = Object.fromEntries(Object.entries(doc).filter(([k]) => k === 'hosts' || k === 'audit'));
@@ -57,9 +59,12 @@ function readProfile(text: string, name: string, value: unknown, fail: Fail): Ma
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return fail(path, 'expected a table', `write [profiles.${name}]`);
   const t = value as Record<string, unknown>;
-  for (const k of Object.keys(t)) if (!PROFILE_KEYS.includes(k)) fail([...path, k], `unknown field "${k}"`, `a profile has: ${PROFILE_KEYS.join(', ')}`);
+  for (const k of Object.keys(t))
+    if (!PROFILE_KEYS.includes(k))
+      fail([...path, k], `unknown field "${k}"`, `a profile has: ${PROFILE_KEYS.join(', ')}`);
   const pkgs = t.packages ?? [];
-  if (!Array.isArray(pkgs)) return fail([...path, 'packages'], 'expected a list of dependency strings', 'e.g. packages = ["nginx"]');
+  if (!Array.isArray(pkgs))
+    return fail([...path, 'packages'], 'expected a list of dependency strings', 'e.g. packages = ["nginx"]');
   const packages = pkgs.map((p: unknown, i) => {
     if (typeof p !== 'string') return fail([...path, 'packages', i], 'expected a string', 'quote it');
     try {
@@ -76,14 +81,27 @@ function readProfile(text: string, name: string, value: unknown, fail: Fail): Ma
 function readOptions(value: unknown, path: FieldPath, fail: Fail): Record<string, Record<string, boolean>> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return fail(path, 'expected a table of package = ["+opt", "-opt"]', 'e.g. options = { nginx = ["+uwsgi", "-ssl"] }');
+    return fail(
+      path,
+      'expected a table of package = ["+opt", "-opt"]',
+      'e.g. options = { nginx = ["+uwsgi", "-ssl"] }',
+    );
   const out: Record<string, Record<string, boolean>> = {};
   for (const [pkg, list] of Object.entries(value as Record<string, unknown>)) {
-    if (!Array.isArray(list)) return fail([...path, pkg], 'expected a list like ["+ssl", "-uwsgi"]', 'prefix each option with + or -');
+    if (!Array.isArray(list))
+      return fail(
+        [...path, pkg],
+        'expected a list like ["+ssl", "-uwsgi"]',
+        'prefix each option with + or -',
+      );
     const opts: Record<string, boolean> = {};
     for (const item of list) {
       if (typeof item !== 'string' || !/^[+-][a-z][a-z0-9_-]*$/.test(item))
-        return fail([...path, pkg], `"${String(item)}" is not +option or -option`, 'e.g. "+uwsgi" turns uwsgi on, "-ssl" off');
+        return fail(
+          [...path, pkg],
+          `"${String(item)}" is not +option or -option`,
+          'e.g. "+uwsgi" turns uwsgi on, "-ssl" off',
+        );
       opts[item.slice(1)] = item.startsWith('+');
     }
     out[pkg] = opts;
