@@ -1,14 +1,14 @@
 import { AppError } from '../core/index.js';
 import { readTextIfExists, writeFileAtomic } from '../platform/index.js';
 import { checkRecipes } from '../recipe/index.js';
-import { collectGarbage } from '../profile/index.js';
+import { cleanProfileLeftovers, collectGarbage } from '../profile/index.js';
 import { relocateStore } from '../store/index.js';
 import type { App } from './app.js';
 import { intOption } from './args.js';
 
 export async function verifyCommand(app: App) {
   const store = await app.store();
-  const leftovers = await store.cleanLeftovers();
+  const leftovers = [...(await store.cleanLeftovers()), ...(await cleanProfileLeftovers(app.ctx.rootDir))];
   const { checked, problems } = await store.verify();
   return { checked, problems, cleaned: leftovers };
 }

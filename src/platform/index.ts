@@ -11,7 +11,7 @@ export {
   writeFileAtomic,
   type TreeEntry,
 } from './fs.js';
-export { FileLock } from './lock.js';
+export { FileLock, isLockHeld } from './lock.js';
 export { runProcess, type RunOptions, type RunResult } from './process.js';
 export {
   BwrapSandbox,

@@ -1,12 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, isErrno } from '../core/index.js';
 
+/** Who holds a lock: the pid and the process's start time, so a reused pid is not mistaken for the owner. */
+interface Owner {
+  readonly pid: number;
+  readonly start: string;
+}
+
 /**
- * An exclusive lock between ferry processes: a directory created with mkdir (atomic on every local
- * filesystem) holding the owner's pid. A lock whose owner died (kill -9) is taken over, so a crash never
- * wedges the store.
+ * An exclusive lock between ferry processes: a directory that appears, owner file included, by one rename
+ * (atomic on every local filesystem, and it fails when the directory exists). A lock whose owner died
+ * (kill -9) is taken over, so a crash never wedges the store.
  */
 export class FileLock {
   readonly path: string;
@@ -18,23 +25,17 @@ export class FileLock {
     const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
     let warned = false;
     for (;;) {
-      try {
-        await fs.mkdir(path);
-        await fs.writeFile(`${path}/pid`, String(process.pid));
-        return new FileLock(path);
-      } catch (e) {
-        if (!isErrno(e, 'EEXIST')) throw e;
-      }
+      if (await tryCreate(path)) return new FileLock(path);
       const owner = await readOwner(path);
       if (owner === undefined || !isAlive(owner)) {
-        await breakStale(path);
+        await breakStale(path, owner);
         continue;
       }
-      if (!warned) options.onWait?.(owner);
+      if (!warned) options.onWait?.(owner.pid);
       warned = true;
       if (Date.now() > deadline)
-        throw new AppError('E_STORE_LOCKED', `${path} is held by process ${owner}`, {
-          hint: `wait for process ${owner} to finish, or stop it`,
+        throw new AppError('E_STORE_LOCKED', `${path} is held by process ${owner.pid}`, {
+          hint: `wait for process ${owner.pid} to finish, or stop it`,
         });
       await sleep(50);
     }
@@ -49,31 +50,43 @@ export class FileLock {
   }
 }
 
-async function readOwner(path: string): Promise<number | undefined> {
+/** True when a live process holds the lock at `path` (for cleaning what only dead processes left). */
+export async function isLockHeld(path: string): Promise<boolean> {
+  const owner = await readOwner(path);
+  return owner !== undefined && isAlive(owner);
+}
+
+async function tryCreate(path: string): Promise<boolean> {
+  const tmp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const n = Number.parseInt(await fs.readFile(`${path}/pid`, 'utf8'), 10);
-    return Number.isFinite(n) ? n : undefined;
+    await fs.mkdir(tmp);
+    await fs.writeFile(`${tmp}/owner`, `${process.pid} ${startTime(process.pid) ?? ''}\n`);
+    await fs.rename(tmp, path);
+    return true;
   } catch (e) {
-    if (isErrno(e, 'ENOENT')) return undefined;
+    await fs.rm(tmp, { recursive: true, force: true });
+    // ENOENT: a cleaner removed our half-made directory; just try again.
+    if (isErrno(e, 'ENOTEMPTY') || isErrno(e, 'EEXIST') || isErrno(e, 'ENOENT')) return false;
     throw e;
   }
 }
 
-/** A lock directory without a pid file is either being created right now or left by a crash. */
-async function breakStale(path: string): Promise<void> {
+async function readOwner(path: string): Promise<Owner | undefined> {
   try {
-    const st = await fs.stat(path);
-    const hasPid = (await fs.readdir(path)).includes('pid');
-    if (!hasPid && Date.now() - st.mtimeMs < 2000) {
-      await sleep(20);
-      return;
-    }
+    const [pid = '', start = ''] = (await fs.readFile(`${path}/owner`, 'utf8')).trim().split(' ');
+    const n = Number.parseInt(pid, 10);
+    return Number.isFinite(n) ? { pid: n, start } : undefined;
   } catch (e) {
-    if (isErrno(e, 'ENOENT')) return;
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return undefined;
     throw e;
   }
-  // Rename first so two processes breaking the same stale lock cannot delete each other's fresh lock.
-  const grave = `${path}.stale-${process.pid}-${Date.now()}`;
+}
+
+/** Rename first so two processes breaking the same stale lock cannot delete each other's fresh lock. */
+async function breakStale(path: string, seen: Owner | undefined): Promise<void> {
+  const grave = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const now = await readOwner(path);
+  if (now?.pid !== seen?.pid || now?.start !== seen?.start) return;
   try {
     await fs.rename(path, grave);
   } catch (e) {
@@ -83,29 +96,29 @@ async function breakStale(path: string): Promise<void> {
   await fs.rm(grave, { recursive: true, force: true });
 }
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+function isAlive(owner: Owner): boolean {
+  if (owner.pid === process.pid) return true;
   try {
-    process.kill(pid, 0);
+    process.kill(owner.pid, 0);
   } catch (e) {
-    return isErrno(e, 'EPERM');
+    if (!isErrno(e, 'EPERM')) return false;
   }
-  return !isZombie(pid);
+  const stat = procStat(owner.pid);
+  if (stat === undefined) return true;
+  // A zombie still answers kill(0); its state letter says it is gone. A different start time: a reused pid.
+  if (stat.state === 'Z') return false;
+  return owner.start === '' || owner.start === stat.start;
 }
 
-function isZombie(pid: number): boolean {
-  try {
-    // A zombie still answers kill(0); its state letter in procfs says it is gone.
-    const stat = readProcStat(pid);
-    return stat?.split(') ')[1]?.startsWith('Z') ?? false;
-  } catch {
-    return false;
-  }
+function startTime(pid: number): string | undefined {
+  return procStat(pid)?.start;
 }
 
-function readProcStat(pid: number): string | undefined {
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] ?? '' };
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 export { diffPackages, type GenerationDiff, type PackageChange } from './diff.js';
 export {
+  cleanProfileLeftovers,
   GENERATION_FORMAT_VERSION,
   listProfiles,
   Profile,

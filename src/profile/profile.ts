@@ -4,6 +4,7 @@ import { AppError, isErrno } from '../core/index.js';
 import {
   FileLock,
   fsyncDir,
+  isLockHeld,
   readTextIfExists,
   removeTree,
   replaceSymlink,
@@ -228,4 +229,32 @@ export async function listProfiles(rootDir: string): Promise<string[]> {
     if (isErrno(e, 'ENOENT')) return [];
     throw e;
   }
+}
+
+/** Remove half-made generations and temporary profile links left by killed processes (not by live ones). */
+export async function cleanProfileLeftovers(rootDir: string): Promise<string[]> {
+  const dir = join(rootDir, 'profiles');
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const busy = async (profile: string) => isLockHeld(join(dir, `${profile}.d`, '.lock'));
+  for (const name of names) {
+    const tmpLink = /^\.tmp-(.+)-[0-9a-f]{12}$/.exec(name);
+    if (tmpLink?.[1] !== undefined && !(await busy(tmpLink[1]))) {
+      await fs.rm(join(dir, name), { force: true });
+      removed.push(`profiles/${name}`);
+    }
+    if (!name.endsWith('.d') || (await busy(name.slice(0, -2)))) continue;
+    for (const entry of await fs.readdir(join(dir, name))) {
+      if (!entry.startsWith('.tmp-')) continue;
+      await removeTree(join(dir, name, entry));
+      removed.push(`profiles/${name}/${entry}`);
+    }
+  }
+  return removed;
 }

@@ -5,6 +5,7 @@ import { AppError, isErrno } from '../core/index.js';
 import {
   FileLock,
   fsyncDir,
+  isLockHeld,
   makeReadOnly,
   makeWritable,
   readTextIfExists,
@@ -184,29 +185,45 @@ export class Store {
     await fs.rm(join(this.metaDir, `${id}.json`), { force: true });
   }
 
-  /** Leftovers of interrupted work: temporary outputs, trash, and metadata without a path. */
+  /**
+   * Remove what interrupted work left behind, never touching anything a live ferry process holds: temporary
+   * outputs and trash, metadata without a store path, build directories, dead processes' locks and temporary
+   * roots. Returns what was removed.
+   */
   async cleanLeftovers(): Promise<string[]> {
     const removed: string[] = [];
+    const held = new Set<string>();
+    for (const name of await fs.readdir(this.lockDir)) {
+      const path = join(this.lockDir, name);
+      if ((await isLockHeld(path)) || isBeingCreated(name)) held.add(name);
+      else {
+        await removeTree(path);
+        removed.push(`lock ${name}`);
+      }
+    }
+    const anyBuild = [...held].some((n) => tryParseStoreId(n) !== undefined);
     for (const name of await fs.readdir(this.storeDir)) {
-      if (!name.startsWith('.tmp-') && !name.startsWith('.trash-')) continue;
-      const lock = await this.tryLockFor(name);
-      if (lock === 'busy') continue;
+      if (!(name.startsWith('.tmp-') || name.startsWith('.trash-')) || anyBuild) continue;
       await removeTree(join(this.storeDir, name));
       removed.push(name);
     }
-    return removed;
-  }
-
-  private async tryLockFor(name: string): Promise<'busy' | 'free'> {
-    // A temporary output belongs to a live build while any build lock is held by a live process.
-    const locks = await fs.readdir(this.lockDir);
-    if (name.startsWith('.tmp-') && locks.length > 0) {
-      for (const l of locks) {
-        const pid = Number.parseInt((await readTextIfExists(join(this.lockDir, l, 'pid'))) ?? '', 10);
-        if (Number.isFinite(pid) && isAlive(pid)) return 'busy';
-      }
+    for (const name of await fs.readdir(this.metaDir)) {
+      const id = name.startsWith('.tmp-')
+        ? /^\.tmp-(.*)\.json-[0-9a-f]+$/.exec(name)?.[1]
+        : name.replace(/\.json$/, '');
+      if (id === undefined || held.has(id) || (!name.startsWith('.tmp-') && (await this.has(id as StoreId))))
+        continue;
+      await fs.rm(join(this.metaDir, name), { force: true });
+      removed.push(`metadata ${name}`);
     }
-    return 'free';
+    const buildDir = join(this.rootDir, 'build');
+    for (const name of await fs.readdir(buildDir).catch(() => [] as string[])) {
+      if (held.has(name)) continue;
+      await removeTree(join(buildDir, name));
+      removed.push(`build/${name}`);
+    }
+    await this.readTempRoots();
+    return removed;
   }
 
   /** Re-hash every store path against its recorded hashes. */
@@ -257,6 +274,18 @@ export class Store {
     } finally {
       await makeReadOnly(dir);
     }
+  }
+}
+
+/** `<lock>.new-<pid>-<rand>`: a lock another process is creating right now. */
+function isBeingCreated(name: string): boolean {
+  const pid = Number.parseInt(/\.new-(\d+)-/.exec(name)?.[1] ?? '', 10);
+  if (!Number.isFinite(pid)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return isErrno(e, 'EPERM');
   }
 }
 

@@ -2,10 +2,10 @@
  * Crash safety: SIGKILL ferry at many points while it builds, installs and switches, then check that nothing
  * half-done is visible and that the next run recovers.
  *
- * Each phase measures how long one uninterrupted run of its command takes, then kills the same kind of run
- * at delays spread evenly over that time (one per stratum, jittered by a seeded PRNG, so a run is
- * reproducible up to scheduling noise; FERRY_CRASH_SEED changes the seed, FERRY_CRASH_SCALE the number of
- * kills). Every step has work to do: the build phase alternates an upgrade and a downgrade and garbage-collects
+ * Each phase measures (median of three) how long ferry takes to start and how long one uninterrupted run of
+ * its command takes, then kills the same kind of run at delays spread evenly from half the start-up time to
+ * just past the end (one per stratum, at a point within it drawn from a seeded PRNG, so a run is reproducible
+ * up to scheduling noise; FERRY_CRASH_SEED changes the seed, FERRY_CRASH_SCALE the number of kills). Every step has work to do: the build phase alternates an upgrade and a downgrade and garbage-collects
  * the other release after each, so both of its packages are rebuilt every time; the install phase alternates
  * between two releases already in the store (a new generation each time); the switch phase alternates
  * `rollback` and `switch --to`.
@@ -18,13 +18,33 @@
  *    profile's `hello` runs and greets with the libgreet that generation holds.
  * Then `ferry verify` exits 0 with no problems and clears temporary outputs, and the same command run again
  * (over the killed run's stale locks) succeeds and leaves the profile on the requested release.
+ *
+ * The windows inside registering a store path are a few milliseconds wide, too narrow to hit by timing. The
+ * last tests widen them with a package of many files and kill ferry the moment the file system shows it is
+ * inside one.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
-import { killAfter, listTree, runProgram, seededRandom, waitForNoProcesses } from '../helpers/crash.js';
-import { examplePorts, makeSandbox, type CliResult, type Sandboxed } from '../helpers/cli.js';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import {
+  killAfter,
+  killWhen,
+  type KillOutcome,
+  listTree,
+  runProgram,
+  seededRandom,
+  waitForNoProcesses,
+} from '../helpers/crash.js';
+import {
+  examplePorts,
+  makeSandbox,
+  writeRecipe,
+  writeSource,
+  type CliResult,
+  type Sandboxed,
+} from '../helpers/cli.js';
 
 const SEED = Number.parseInt(process.env.FERRY_CRASH_SEED ?? '', 10) || 0x0c4a54;
 const SCALE = Number.parseFloat(process.env.FERRY_CRASH_SCALE ?? '') || 1;
@@ -103,6 +123,22 @@ async function timed(sb: Sandboxed, args: readonly string[]): Promise<number> {
   const start = performance.now();
   ok(await sb.ferry(args), `ferry ${args.join(' ')}`);
   return performance.now() - start;
+}
+
+/** A re-run that takes longer than this is taken to be wedged on the killed run's lock. */
+const RECOVERY_LIMIT_MS = 30_000;
+
+/** Run ferry to completion and require success within `limitMs` (SIGKILL and fail after that). */
+async function finishWithin(
+  sb: Sandboxed,
+  args: readonly string[],
+  limitMs: number,
+  what: string,
+): Promise<KillOutcome> {
+  const r = await killAfter(sb.spawnFerry(args), performance.now(), limitMs);
+  assert.ok(!r.killed, `${what} did not finish within ${limitMs} ms (wedged on a stale lock?):\n${r.stderr}`);
+  assert.equal(r.code, 0, `${what} failed (${r.code ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return r;
 }
 
 /** Median run times in milliseconds. */
@@ -272,7 +308,9 @@ async function leftovers(root: string): Promise<string[]> {
 }
 
 async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Promise<Tally> {
-  const random = seededRandom(SEED ^ [...opts.name].reduce((h, c) => Math.imul(h, 31) + c.charCodeAt(0), 7));
+  let salt = 7;
+  for (let k = 0; k < opts.name.length; k++) salt = Math.imul(salt, 31) + opts.name.charCodeAt(k);
+  const random = seededRandom(SEED ^ salt);
   const tally: Tally = {
     iterations: 0,
     finishedFirst: 0,
@@ -293,10 +331,11 @@ async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Pro
       highest: Math.max(0, ...(await generationNumbers(sb.root))),
       release: current === undefined ? undefined : releaseOf(await readManifest(sb.root, current), 'before'),
     };
-    // One kill per stratum from half the start-up time to the end of an uninterrupted run, at a seeded
-    // point within the stratum: most land while ferry is working, a few before it has begun.
+    // One kill per stratum from half the start-up time to a little past the end of an uninterrupted run,
+    // at a seeded point within the stratum: most land while ferry works, a few before it has begun, a few
+    // (as run times vary) after it has switched or exited.
     const from = opts.timing.startupMs / 2;
-    const to = Math.max(from + 1, opts.timing.stepMs.get(step.target) ?? 0);
+    const to = Math.max(from + 1, 1.1 * (opts.timing.stepMs.get(step.target) ?? 0));
     const delay = Math.round(from + ((to - from) * (i + random())) / opts.iterations);
     tally.minDelay = Math.min(tally.minDelay, delay);
     tally.maxDelay = Math.max(tally.maxDelay, delay);
@@ -337,7 +376,12 @@ async function crashLoop(t: TestContext, sb: Sandboxed, opts: PhaseOptions): Pro
     }
 
     const rerun = landed === 'new' ? (step.argsWhenDone ?? step.args) : step.args;
-    const again = ok(await sb.ferry(rerun), `${what}: the run after the kill at ${delay} ms`);
+    const again = await finishWithin(
+      sb,
+      rerun,
+      RECOVERY_LIMIT_MS,
+      `${what}: the run after the kill at ${delay} ms`,
+    );
     const now = await currentGeneration(sb.root);
     assert.ok(now !== undefined, `${what}: no profile after the re-run:\n${again.stderr}`);
     assert.equal(releaseOf(await readManifest(sb.root, now), `generation ${now}`), step.target, what);
@@ -386,7 +430,7 @@ describe('crash safety', () => {
       await gc();
       const tally = await crashLoop(t, sb, {
         name: 'build',
-        iterations: iterations(16),
+        iterations: iterations(18),
         timing: await measure(sb, [install(V2), install(V1)], gc),
         step: (i) => install(i % 2 === 0 ? V2 : V1),
         after: gc,
@@ -404,7 +448,7 @@ describe('crash safety', () => {
       ok(await sb.ferry([...PORTS, 'install', ...V2.specs]), 'install v2');
       const tally = await crashLoop(t, sb, {
         name: 'install',
-        iterations: iterations(18),
+        iterations: iterations(22),
         timing: await measure(sb, [install(V1), install(V2)]),
         step: (i) => install(i % 2 === 0 ? V1 : V2),
       });
@@ -428,7 +472,7 @@ describe('crash safety', () => {
       const forward: Step = { args: ['switch', '--to', '2'], target: V2, landsOn: 2 };
       const tally = await crashLoop(t, sb, {
         name: 'switch',
-        iterations: iterations(18),
+        iterations: iterations(22),
         timing: await measure(sb, [rollback, forward]),
         step: (i) => (i % 2 === 0 ? rollback : forward),
       });
@@ -441,5 +485,141 @@ describe('crash safety', () => {
   test('crash iterations in total', (t) => {
     t.diagnostic(`${total} SIGKILLs across build, install and switch (seed ${SEED}, scale ${SCALE})`);
     assert.ok(total >= Math.round(30 * SCALE), `only ${total} iterations ran`);
+  });
+});
+
+/** Many files make registering (chmod of each) and removing the build tree long enough to kill ferry in. */
+const MANY_FILES = `summary = "A package of many files"
+license = "MIT"
+
+[[source]]
+path = "src"
+
+[build]
+system = "script"
+script = '''
+mkdir scratch
+(cd scratch && seq 1 600 | xargs touch)
+mkdir -p "$PREFIX/share/many"
+cd "$PREFIX/share/many" && seq 1 600 | xargs touch
+'''
+`;
+
+describe('crash windows inside registering a store path', () => {
+  let sb: Sandboxed;
+  let ports: string;
+  /** What the killed runs left behind, for the tests that follow each scenario. */
+  const found = { metadataWithoutPath: [] as string[], afterRecovery: [] as string[] };
+  before(async () => {
+    sb = makeSandbox('ferry-crash-window-');
+    ports = join(sb.dir, 'ports');
+    await writeRecipe(ports, 'many', '1.0', MANY_FILES);
+    await writeSource(ports, 'many', 'src', { README: 'many files\n' });
+  });
+  after(async () => {
+    await sb.cleanup();
+  });
+
+  const names = (sub: string) => {
+    try {
+      return readdirSync(join(sb.root, sub));
+    } catch {
+      return [];
+    }
+  };
+  const hasPath = () => names('store').some((n) => n.endsWith('-many-1.0'));
+  const hasMeta = () => names('store/.meta').some((n) => n.endsWith('-many-1.0.json'));
+  const buildArgs = () => ['--ports', ports, 'build', 'many'];
+
+  /** Kill `ferry build many` once `ready()` holds; retry (after gc) until the state is what `landed()` says. */
+  async function killInWindow(
+    t: TestContext,
+    what: string,
+    ready: () => boolean,
+    landed: () => boolean,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await killWhen(sb.spawnFerry(buildArgs()), ready);
+      assert.ok(
+        outcome.killed,
+        `${what}: ferry exited (${outcome.code}) before the window:\n${outcome.stderr}`,
+      );
+      assert.deepEqual(await waitForNoProcesses(sb.root, 3000), [], `${what}: processes outlived ferry`);
+      if (landed()) {
+        t.diagnostic(
+          `${what}: killed inside the window after ${Math.round(outcome.ranMs)} ms (attempt ${attempt})`,
+        );
+        return;
+      }
+      assert.ok(attempt < 5, `${what}: ${attempt} kills all missed the window`);
+      ok(await sb.ferry(['gc']), 'gc');
+    }
+  }
+
+  async function verifyClean(what: string): Promise<{ checked: number; cleaned: string[] }> {
+    const v = ok(await sb.ferry(['verify', '--json']), `${what}: verify`);
+    const report = JSON.parse(v.stdout) as { checked: number; problems: unknown[]; cleaned: string[] };
+    assert.deepEqual(report.problems, [], `${what}: verify problems`);
+    assert.deepEqual(
+      names('store').filter((n) => /^\.(tmp|trash)-/.test(n)),
+      [],
+      `${what}: temporary outputs after verify`,
+    );
+    return report;
+  }
+
+  test('killed between writing metadata and the rename: no path appears, verify passes, the re-run builds it', async (t) => {
+    const what = 'kill after the metadata';
+    await killInWindow(t, what, hasMeta, () => hasMeta() && !hasPath());
+    assert.ok(
+      names('store').some((n) => n.startsWith('.tmp-')),
+      'the killed build left its output under a temporary name',
+    );
+    assert.equal(await checkStorePaths(sb.root), 0);
+    const report = await verifyClean(what);
+    assert.equal(report.checked, 0);
+    assert.ok(
+      report.cleaned.some((n) => n.startsWith('.tmp-')),
+      `the temporary output is among what verify cleaned: ${report.cleaned.join(', ')}`,
+    );
+    assert.ok(
+      report.cleaned.some((n) => n.startsWith('metadata ')),
+      'and the orphaned metadata',
+    );
+    found.metadataWithoutPath = hasPath()
+      ? []
+      : names('store/.meta').filter((n) => n.endsWith('-many-1.0.json'));
+    ok(await sb.ferry(buildArgs()), `${what}: re-run`);
+    assert.equal(await checkStorePaths(sb.root), 1);
+    await verifyClean(`${what}, re-run`);
+  });
+
+  test('… and verify removes the metadata of the path that never appeared', () => {
+    assert.deepEqual(found.metadataWithoutPath, [], 'store/.meta after verify');
+  });
+
+  test('killed after the rename, before the lock is released: the path is whole, the re-run finds it', async (t) => {
+    const what = 'kill after the rename';
+    ok(await sb.ferry(['gc']), 'gc of the previous build');
+    assert.equal(hasPath(), false);
+    await killInWindow(
+      t,
+      what,
+      hasPath,
+      () => hasPath() && names('store/.locks').some((n) => n.endsWith('-many-1.0')),
+    );
+    assert.equal(await checkStorePaths(sb.root), 1);
+    assert.equal((await verifyClean(what)).checked, 1);
+    const again = ok(await sb.ferry(buildArgs()), `${what}: re-run`);
+    assert.match(again.stdout, /present/);
+    await verifyClean(`${what}, re-run`);
+    found.afterRecovery = [
+      ...names('store/.locks').map((n) => `store/.locks/${n}`),
+      ...names('build').map((n) => `build/${n}`),
+    ];
+  });
+
+  test('… and neither its lock nor its build tree outlives verify and the re-run', () => {
+    assert.deepEqual(found.afterRecovery, [], 'leftovers after verify and the re-run');
   });
 });

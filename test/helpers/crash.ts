@@ -26,13 +26,15 @@ export interface KillOutcome {
   readonly signal: NodeJS.Signals | null;
   /** From spawn to exit, in milliseconds. */
   readonly ranMs: number;
+  readonly stdout: string;
   readonly stderr: string;
 }
 
 /** SIGKILL `child` `delayMs` after it was spawned (at `startedAt`, from performance.now()), and wait for it. */
 export function killAfter(child: ChildProcess, startedAt: number, delayMs: number): Promise<KillOutcome> {
+  let stdout = '';
   let stderr = '';
-  child.stdout?.resume();
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     let killed = false;
@@ -53,6 +55,7 @@ export function killAfter(child: ChildProcess, startedAt: number, delayMs: numbe
         code,
         signal,
         ranMs: performance.now() - startedAt,
+        stdout,
         stderr,
       });
     });
@@ -115,4 +118,39 @@ export async function listTree(dir: string, skip: (rel: string) => boolean = () 
   }
   await visit('');
   return out;
+}
+
+/**
+ * SIGKILL `child` as soon as `ready()` holds (polled about every millisecond), and wait for it. `killed` is
+ * false when the child exited before `ready()` ever held.
+ */
+export async function killWhen(child: ChildProcess, ready: () => boolean): Promise<KillOutcome> {
+  const startedAt = performance.now();
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      resolve([code, signal]);
+    });
+  });
+  let killed = false;
+  while (child.exitCode === null && child.signalCode === null) {
+    if (ready()) {
+      killed = child.kill('SIGKILL');
+      break;
+    }
+    await sleep(1);
+  }
+  const [code, signal] = await closed;
+  return {
+    killed: killed && signal === 'SIGKILL',
+    code,
+    signal,
+    ranMs: performance.now() - startedAt,
+    stdout,
+    stderr,
+  };
 }
