@@ -74,7 +74,7 @@ function readProfile(text: string, name: string, value: unknown, fail: Fail): Ma
       return fail([...path, 'packages', i], e.message, e.hint ?? 'see docs/formats/recipe.md');
     }
   });
-  const lines = packages.map((_p, i) => locateField(text, ['profiles', `${name}`, 'packages', i]).line);
+  const lines = packages.map((_p, i) => locateField(text, ['profiles', name, 'packages', i]).line);
   return { name, packages, options: readOptions(t.options, [...path, 'options'], fail), lines };
 }
 
