@@ -126,7 +126,10 @@ describe('projects: ferry.toml, ferry.lock, plan, switch, why, update', () => {
     assert.match(r.stdout, /profile web: unchanged/, 'lock keeps what still fits');
     r = await ferry(['update', 'libgreet']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /profile web: 2 change\(s\)\n +~ hello 2\.0 \(inputs changed\)\n +~ libgreet 2\.0 → 3\.0/);
+    assert.match(
+      r.stdout,
+      /profile web: 2 change\(s\)\n +~ hello 2\.0 \(inputs changed\)\n +~ libgreet 2\.0 → 3\.0/,
+    );
     assert.doesNotMatch(r.stdout, /hello 2\.0 → 2\.1/, 'hello stays locked at 2.0');
     r = await ferry(['update']);
     assert.match(r.stdout, /~ hello 2\.0 → 2\.1/);
