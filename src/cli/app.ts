@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, type Context, type Reporter } from '../core/index.js';
 import { NoSandbox, probeSandbox, type Sandbox } from '../platform/index.js';
@@ -82,4 +82,10 @@ function pickReporter(json: boolean, verbose: boolean, env: NodeJS.ProcessEnv): 
 export function bundledExamplesDir(): string | undefined {
   const dir = join(packageDir, 'examples', 'ports');
   return existsSync(dir) ? dir : undefined;
+}
+
+/** File names in explanations: relative to the working directory when that is shorter, as a user typed them. */
+export function showFile(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.length < file.length ? rel : file;
 }

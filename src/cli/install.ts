@@ -10,7 +10,7 @@ import {
   type GenerationPackage,
 } from '../profile/index.js';
 import type { StoreId } from '../store/index.js';
-import type { App } from './app.js';
+import { showFile, type App } from './app.js';
 import { intOption, stringOption } from './args.js';
 
 export interface BuildResult {
@@ -43,7 +43,12 @@ export async function resolveAndBuild(
   specs: readonly DepSpec[],
   prefer?: ReadonlyMap<PackageKey, string>,
 ) {
-  const plan = resolve(app.index(), { specs, ...(prefer === undefined ? {} : { prefer }) });
+  const plan = resolve(app.index(), {
+    specs,
+    rootName: 'the request',
+    showFile,
+    ...(prefer === undefined ? {} : { prefer }),
+  });
   return buildResolved(app, plan);
 }
 

@@ -21,7 +21,7 @@ import {
   type Plan,
 } from '../resolve/index.js';
 import { writeFileAtomic } from '../platform/index.js';
-import { App, packageDir } from './app.js';
+import { App, packageDir, showFile } from './app.js';
 import { stringOption } from './args.js';
 
 /** A project: ferry.toml, its lock, and an App whose ports are the manifest's trees. */
@@ -122,7 +122,15 @@ export async function resolveProfile(project: Project, name: string, unlock?: Re
       .filter((x) => unlock === undefined || (unlock.size > 0 && !unlock.has(x.name)))
       .map((x) => [packageKey(x.name, x.slot), x.version]),
   );
-  const plan = resolve(index, { specs: p.packages, options: p.options, prefer });
+  const file = showFile(project.manifest.file);
+  const plan = resolve(index, {
+    specs: p.packages,
+    origins: p.lines.map((line) => ({ file, line })),
+    rootName: `profile ${name}`,
+    options: p.options,
+    prefer,
+    showFile,
+  });
   return { ...(await realisePlanIds(plan)), fromLock: false } satisfies ResolvedProfile;
 }
 

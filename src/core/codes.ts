@@ -36,6 +36,23 @@ export const codes = {
   E_WHY_NOT_FOUND: 'the package is not in the resolved profile',
   E_RELOCATE: 'a store file cannot be relocated to the new root',
   E_RUN_FAILED: 'a command run inside a generation failed to start',
+  E_ARCHIVE_UNSAFE: 'an archive entry would land outside its target or is a forbidden kind',
+  E_ARCHIVE_LIMIT: 'an archive exceeds a size or entry-count limit',
+  E_ARCHIVE_CORRUPT: 'an archive cannot be read (truncated, bad header or checksum)',
+  E_KEY_FORMAT: 'a key file or key string is malformed',
+  E_KEY_EXISTS: 'a key of that name exists already',
+  E_SIG_UNTRUSTED: 'a signature is by a key that is not trusted',
+  E_SIG_INVALID: 'a signature does not verify',
+  E_SIG_MISSING: 'a package or index carries no signature',
+  E_PKG_FORMAT: 'a binary package or its manifest is malformed or has a newer formatVersion',
+  E_PKG_HASH: 'a file in a binary package does not match the signed manifest',
+  E_PKG_PLATFORM: 'a binary package was built for another arch or a newer glibc',
+  E_CACHE_UNREACHABLE: 'a binary cache cannot be reached or returned an error',
+  E_CACHE_MISSING: 'a binary cache does not have the requested package',
+  E_CACHE_ROLLBACK: 'a binary cache index is older than one seen before',
+  E_CACHE_EXPIRED: 'a binary cache index is past its expiry date',
+  E_CACHE_DOWNLOAD: 'a download was truncated or does not match its expected hash',
+  E_CONFIG_FIELD: 'the configuration file has a wrong or unknown field',
 } as const;
 
 export type Code = keyof typeof codes;
