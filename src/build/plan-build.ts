@@ -47,7 +47,7 @@ export async function buildPlan(
   };
   await store.addTempRoots(ids.values());
   const suggest = suggester(opts.index);
-  const keys = topoOrder(plan);
+  const keys = await neededKeys(store, plan, idOf);
   const results = await runDag(
     keys,
     {
@@ -78,6 +78,25 @@ export async function buildPlan(
   );
   const failed = [...results.values()].some((r) => r.status !== 'done');
   return { results, ids, failed };
+}
+
+/**
+ * The nodes this plan must realise, in dependency order: the run closure of the roots, plus, for each node the
+ * store lacks, what its build needs. A node already present (built before, or substituted from a cache) needs
+ * nothing built, so its build-only dependencies are skipped.
+ */
+async function neededKeys(store: Store, plan: Plan, idOf: (k: PackageKey) => StoreId): Promise<PackageKey[]> {
+  const needed = new Set<PackageKey>();
+  const visit = async (key: PackageKey): Promise<void> => {
+    if (needed.has(key)) return;
+    needed.add(key);
+    const node = plan.nodes.get(key);
+    if (node === undefined) return;
+    const present = await store.has(idOf(key));
+    for (const d of present ? node.runDeps : [...node.buildDeps, ...node.runDeps]) await visit(d);
+  };
+  for (const root of plan.roots) await visit(root);
+  return topoOrder(plan).filter((k) => needed.has(k));
 }
 
 async function sourceHashes(node: PlanNode): Promise<Sha256[]> {

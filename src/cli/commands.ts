@@ -2,6 +2,17 @@ import { formatVersion } from '../version/index.js';
 import type { GenerationDiff } from '../profile/index.js';
 import type { OptionSpec } from './args.js';
 import type { App } from './app.js';
+import {
+  cacheInfoCommand,
+  cachePushCommand,
+  cacheServeCommand,
+  exportCommand,
+  keysGenerateCommand,
+  keysListCommand,
+  keysTrustCommand,
+  packCommand,
+  unpackCommand,
+} from './binary.js';
 import { demoCommand } from './demo.js';
 import {
   diffCommand,
@@ -57,6 +68,15 @@ const MANIFEST: OptionSpec = {
   value: 'FILE',
   help: 'the project manifest (default: ferry.toml here or above)',
 };
+const ALLOW_UNTRUSTED: OptionSpec = {
+  name: 'allow-untrusted',
+  help: 'accept unsigned packages and unknown signers (a signature that does not verify is still refused)',
+};
+const KEY: OptionSpec = {
+  name: 'key',
+  value: 'NAME',
+  help: 'the signing key (default: the only one in <root>/etc/keys)',
+};
 const YES: OptionSpec = { name: 'yes', short: 'y', help: 'do not ask before removing packages' };
 const BUILD_OPTIONS: readonly OptionSpec[] = [
   {
@@ -72,6 +92,15 @@ const BUILD_OPTIONS: readonly OptionSpec[] = [
     help: 'off builds without namespaces (only where they are unavailable)',
   },
   { name: 'offline', help: 'never download; sources must be in a distfiles directory' },
+  {
+    name: 'substituter',
+    value: 'URL',
+    repeatable: true,
+    help: 'a binary cache to try before building (file:///dir, /dir or http(s)://…; repeatable; also FERRY_SUBSTITUTERS and <root>/etc/config.toml)',
+  },
+  { name: 'no-substitute', help: 'build everything here; ask no binary cache' },
+  { name: 'no-build', help: 'install only from binary caches; fail if anything would have to be built' },
+  ALLOW_UNTRUSTED,
 ];
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -290,6 +319,144 @@ export const COMMANDS: readonly CommandSpec[] = [
         errors: r.errors.map((e) => ({ code: e.code, message: e.message, hint: e.hint, ...e.details })),
       };
       return Promise.resolve({ data, text, exitCode: r.errors.length > 0 ? 1 : 0 });
+    },
+  },
+  {
+    words: ['keys', 'generate'],
+    usage: 'ferry keys generate NAME',
+    summary: 'make an ed25519 signing key pair (and trust it on this root)',
+    description:
+      'Writes <root>/etc/keys/NAME.secret (mode 600) and NAME.public, and prints the public key line NAME:BASE64. Give that line to the machines that should install what this one signs: `ferry keys trust NAME:BASE64`.',
+    options: [],
+    run: async (app, args) => {
+      const r = await keysGenerateCommand(app, args);
+      return { data: r, text: [r.publicKey, `secret key: ${r.secretFile} (keep it private)`], exitCode: 0 };
+    },
+  },
+  {
+    words: ['keys', 'trust'],
+    usage: 'ferry keys trust NAME:BASE64|FILE.public…',
+    summary: 'trust packages and cache indexes signed by a key',
+    description:
+      'Writes <root>/etc/trusted-keys/NAME.public. Keys can also be listed in <root>/etc/config.toml as trusted-keys = [...].',
+    options: [],
+    run: async (app, args) => {
+      const r = await keysTrustCommand(app, args);
+      return { data: r, text: r.trusted.map((t) => `trusting ${t.name} (${t.file})`), exitCode: 0 };
+    },
+  },
+  {
+    words: ['keys', 'list'],
+    usage: 'ferry keys list',
+    summary: 'show signing keys and trusted keys',
+    description: '',
+    options: [],
+    run: async (app) => {
+      const r = await keysListCommand(app);
+      const text = [...r.signing.map((n) => `signing: ${n}`), ...r.trusted.map((k) => `trusted: ${k}`)];
+      return { data: r, text: text.length > 0 ? text : ['no keys: ferry keys generate NAME'], exitCode: 0 };
+    },
+  },
+  {
+    words: ['pack'],
+    usage: 'ferry pack STOREPATH|NAME… [-o DIR] [--key NAME]',
+    summary: 'make signed binary packages of store paths',
+    description:
+      "For each store path writes DIR/<store path>.tar.gz (the files), <store path>.json (manifest: name, version, options, references, platform, minimum glibc, every file's sha256, the files that embed the root's path) and <store path>.json.sig (ed25519 signature of the manifest). NAME picks the package of that name in the profile.",
+    options: [
+      { name: 'output', short: 'o', value: 'DIR', help: 'where to write (default: .)' },
+      KEY,
+      PROFILE,
+    ],
+    run: async (app, args) => {
+      const r = await packCommand(app, args);
+      return {
+        data: r,
+        text: r.packed.map((p) => `${p.manifest} (${p.archiveSize} bytes, signed by ${r.signedBy})`),
+        exitCode: 0,
+      };
+    },
+  },
+  {
+    words: ['unpack'],
+    usage: 'ferry unpack DIR/<store path>.json…',
+    summary: 'verify binary packages and add them to the store',
+    description:
+      "Checks the signature against the trusted keys, the platform (arch, glibc), the archive's and every file's hash, moves embedded root paths to this root, then registers the store path atomically. Dependencies must be in the store first.",
+    options: [ALLOW_UNTRUSTED],
+    run: async (app, args) => {
+      const r = await unpackCommand(app, args);
+      return {
+        data: r,
+        text: r.unpacked.map((u) => `${u.installed ? 'added' : 'present'} ${u.storePath}`),
+        exitCode: 0,
+      };
+    },
+  },
+  {
+    words: ['cache', 'push'],
+    usage: 'ferry cache push DIR [NAME…|--profile P] [--key NAME] [--valid-days N]',
+    summary: 'publish store paths (with their closure) to a binary cache directory',
+    description:
+      "Packs what the cache lacks into DIR/pkg/ and re-signs DIR/index.json with a higher version and a new expiry. Serve DIR with any static web server, or `ferry cache serve DIR`. Without NAMEs, pushes the profile's current generation.",
+    options: [
+      PROFILE,
+      KEY,
+      {
+        name: 'valid-days',
+        value: 'N',
+        help: 'days until the index expires and clients refuse it (default 30)',
+      },
+    ],
+    run: async (app, args) => {
+      const r = await cachePushCommand(app, args);
+      const text = [
+        `${r.cache}: packed ${r.packed.length}, already there ${r.present.length}; index version ${r.version}, expires ${r.expires}, signed by ${r.signedBy}`,
+      ];
+      return { data: r, text, exitCode: 0 };
+    },
+  },
+  {
+    words: ['cache', 'info'],
+    usage: 'ferry cache info URL',
+    summary: "check a cache's signed index: signer, version, expiry, size",
+    description: 'Fails as an install would: untrusted signer, older index than seen before, or expired.',
+    options: [ALLOW_UNTRUSTED],
+    run: async (app, args) => {
+      const r = await cacheInfoCommand(app, args);
+      const text = [
+        `${r.url}: ${r.packages} package(s), index version ${r.version}, expires ${r.expires}, signed by ${r.signedBy ?? 'nobody trusted'}`,
+      ];
+      return { data: r, text, exitCode: 0 };
+    },
+  },
+  {
+    words: ['cache', 'serve'],
+    usage: 'ferry cache serve DIR [--port N] [--host ADDR]',
+    summary: 'serve a cache directory over HTTP (static, read-only, with Range)',
+    description: 'Runs until interrupted. Any static web server serving DIR works the same.',
+    options: [
+      { name: 'port', value: 'N', help: 'TCP port (default 8080; 0 picks a free one)' },
+      { name: 'host', value: 'ADDR', help: 'address to listen on (default 127.0.0.1)' },
+    ],
+    run: async (app, args) => {
+      const r = await cacheServeCommand(app, args);
+      return { data: r, text: [], exitCode: 0 };
+    },
+  },
+  {
+    words: ['export'],
+    usage: 'ferry export --profile P -o app.tar.gz',
+    summary: "one self-contained, relocatable tarball of a profile's closure",
+    description:
+      'Extract it anywhere and run its ./activate (POSIX sh; or `ferry relocate --root DIR`); programs are then in DIR/bin. Holds the current generation and every store path it needs, with relative links and $ORIGIN run paths.',
+    options: [PROFILE, { name: 'output', short: 'o', value: 'FILE', help: 'the tarball to write (.tar.gz)' }],
+    run: async (app) => {
+      const r = await exportCommand(app);
+      const text = [
+        `${r.output}: profile ${r.profile} generation ${r.generation}, ${r.storePaths} store path(s), ${r.entries} entries`,
+      ];
+      return { data: r, text, exitCode: 0 };
     },
   },
   {

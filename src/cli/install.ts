@@ -1,5 +1,5 @@
 import { AppError } from '../core/index.js';
-import { buildPlan, describeFailure, defaultJobs, type BuildReport } from '../build/index.js';
+import { buildPlan, describeFailure, defaultJobs, realisePlanIds, type BuildReport } from '../build/index.js';
 import { formatDepSpec, parseDepSpec, type DepSpec } from '../recipe/index.js';
 import { packageKey, resolve, runClosure, type PackageKey, type Plan } from '../resolve/index.js';
 import {
@@ -11,6 +11,7 @@ import {
 } from '../profile/index.js';
 import type { StoreId } from '../store/index.js';
 import { showFile, type App } from './app.js';
+import { substitutePlan } from './binary.js';
 import { intOption, stringOption } from './args.js';
 
 export interface BuildResult {
@@ -55,6 +56,13 @@ export async function resolveAndBuild(
 /** Build every node of an already resolved plan (from the resolver or a lock). */
 export async function buildResolved(app: App, plan: Plan) {
   const store = await app.store();
+  const { ids } = await realisePlanIds(plan);
+  await store.addTempRoots(ids.values());
+  const substituted = await substitutePlan(app, store, plan, ids);
+  if (app.options['no-build'] === true && substituted.missing.length > 0)
+    throw new AppError('E_CACHE_MISSING', `no cache has ${substituted.missing.join(', ')} (--no-build)`, {
+      hint: 'push them from a machine that built them (ferry cache push), or drop --no-build to build here',
+    });
   const report = await buildPlan(app.ctx, store, plan, {
     sandbox: await app.sandbox(),
     jobs: defaultJobs(),
@@ -63,10 +71,15 @@ export async function buildResolved(app: App, plan: Plan) {
     allowNetwork: app.options.offline !== true,
     index: app.index(),
   });
-  return { plan, report, store };
+  return { plan, report, store, substituted: substituted.installed };
 }
 
-export function summarise(plan: Plan, report: BuildReport, storeDir: string): BuildResult {
+export function summarise(
+  plan: Plan,
+  report: BuildReport,
+  storeDir: string,
+  substituted: readonly StoreId[] = [],
+): BuildResult {
   const built: BuildResult['built'][number][] = [];
   const failures: BuildResult['failures'][number][] = [];
   for (const [key, outcome] of report.results) {
@@ -80,15 +93,17 @@ export function summarise(plan: Plan, report: BuildReport, storeDir: string): Bu
       });
       continue;
     }
-    if (outcome.status === 'done')
-      built.push({ key, storePath: `${storeDir}/${outcome.value.id}`, status: outcome.value.status });
+    if (outcome.status === 'done') {
+      const status = substituted.includes(outcome.value.id) ? 'substituted' : outcome.value.status;
+      built.push({ key, storePath: `${storeDir}/${outcome.value.id}`, status });
+    }
   }
   return { requested: plan.roots, built, failures };
 }
 
 export async function buildCommand(app: App, args: readonly string[]): Promise<BuildResult> {
-  const { plan, report, store } = await resolveAndBuild(app, parseSpecs(args));
-  return summarise(plan, report, store.storeDir);
+  const { plan, report, store, substituted } = await resolveAndBuild(app, parseSpecs(args));
+  return summarise(plan, report, store.storeDir, substituted);
 }
 
 function packagesOf(plan: Plan, ids: ReadonlyMap<PackageKey, StoreId>): GenerationPackage[] {
@@ -127,8 +142,8 @@ export async function changeProfile(
         .filter((p) => !touched.has(p.name) || !p.requested)
         .map((p) => [packageKey(p.name, p.slot), p.version]),
     );
-    const { plan, report } = await resolveAndBuild(app, requests, prefer);
-    return await commitGeneration(profile, before, requests.map(formatDepSpec), plan, report);
+    const { plan, report, substituted } = await resolveAndBuild(app, requests, prefer);
+    return await commitGeneration(profile, before, requests.map(formatDepSpec), plan, report, substituted);
   } finally {
     await lock.release();
   }
@@ -144,8 +159,9 @@ export async function commitGeneration(
   requests: readonly string[],
   plan: Plan,
   report: BuildReport,
+  substituted: readonly StoreId[] = [],
 ): Promise<ChangeResult> {
-  const build = summarise(plan, report, profile.storeDir);
+  const build = summarise(plan, report, profile.storeDir, substituted);
   const base = { profile: profile.name, ...(before === undefined ? {} : { from: before.number }), build };
   if (report.failed) return { ...base, changed: false, diff: diffPackages([], []) };
   const packages = packagesOf(plan, report.ids);

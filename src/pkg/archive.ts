@@ -1,0 +1,714 @@
+/**
+ * Binary-package archives: a deterministic .tar.gz writer and a safe extractor. Archives from caches are
+ * attacker-controlled, so extraction never writes through a symbolic link, never leaves the target directory,
+ * refuses every entry kind but files, directories and symlinks, and stops at size limits while decompressing.
+ * The tar format itself (headers, pax records, name rules) is in tar.ts.
+ */
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { AppError, assert, isAppError, isErrno, type Sha256 } from '../core/index.js';
+import { fsyncDir, removeTree, tempSibling } from '../platform/index.js';
+import {
+  BLOCK,
+  decodeHeader,
+  END_OF_ARCHIVE,
+  encodeEntry,
+  entryKind,
+  isZero,
+  normalizeEntryPath,
+  padding,
+  parsePax,
+  symlinkEscape,
+  type TarHeader,
+} from './tar.js';
+
+export type ArchiveEntryKind = 'file' | 'dir' | 'symlink';
+
+export interface ArchiveEntry {
+  /** Relative to the archive root, '/'-separated, normalised (no './', no trailing '/'). */
+  readonly path: string;
+  readonly kind: ArchiveEntryKind;
+  /** Permission bits as extracted (see extractArchive); 0o777 for symlinks. */
+  readonly mode: number;
+  /** Bytes of data; 0 for directories and symlinks. */
+  readonly size: number;
+  readonly linkTarget?: string;
+}
+
+export interface ExtractedFile extends ArchiveEntry {
+  /** Files only: the sha256 of the bytes written, computed while writing them. */
+  readonly sha256?: Sha256;
+}
+
+export interface ExtractLimits {
+  /** Entries (files, directories, symlinks) in one archive. */
+  readonly maxEntries: number;
+  /** Bytes of file data in one archive, after decompression. */
+  readonly maxTotalBytes: number;
+  /** Bytes of one file. */
+  readonly maxFileBytes: number;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/**
+ * Generous enough for any real package (a full toolchain is ~100k entries and a few GiB), small enough that a
+ * hostile archive cannot fill a disk or exhaust inodes before it is stopped.
+ */
+export const defaultLimits: ExtractLimits = {
+  maxEntries: 1_000_000,
+  maxTotalBytes: 64 * GiB,
+  maxFileBytes: 16 * GiB,
+};
+
+/** A pax or GNU long-name body larger than this is refused: no path needs it, and it is held in memory. */
+const MAX_META_BYTES = 1 * MiB;
+/** Metadata headers in a row before an entry: pax 'x', 'L' and 'K' together need three at most. */
+const MAX_META_RUN = 8;
+/** Zero padding accepted after the end-of-archive marker (GNU tar pads to 10 KiB records). */
+const MAX_TRAILER_BYTES = 1 * MiB;
+/** Decompressed bytes the reader may hold before they are accounted to a header or an entry. */
+const LOOKAHEAD_BYTES = 1 * MiB;
+const READ_CHUNK = 1 * MiB;
+
+const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_CORRUPT', string>> = {
+  E_ARCHIVE_UNSAFE: 'do not use the archive; rebuild or re-download it from a trusted source',
+  E_ARCHIVE_LIMIT: 'if the package is genuinely that large, raise the limit the message names',
+  E_ARCHIVE_CORRUPT: 'download it again; if it persists, the cache holds a damaged file',
+};
+
+// =========================================================================================================
+// Writing
+
+interface SourceEntry {
+  /** Path below the source directory, '/'-separated. */
+  readonly rel: string;
+  readonly kind: ArchiveEntryKind;
+}
+
+/**
+ * Write a deterministic .tar.gz of the tree under `srcDir`: entries sorted (a directory before its contents),
+ * mtime `opts.mtime` (seconds, default 0), owner 0:0 with empty names, mode 0755 for directories and for files
+ * with any execute bit, 0644 for other files, symlinks as links. Files are streamed, never held in memory. The
+ * result is written to a temporary sibling, fsynced and renamed over `outFile`. `bytes` and `sha256` describe
+ * the compressed file; `entries` counts the tar entries. The same tree gives the same bytes with the same zlib.
+ */
+export async function writeArchive(
+  srcDir: string,
+  outFile: string,
+  opts: { prefix?: string; mtime?: number; level?: number } = {},
+): Promise<{ entries: number; bytes: number; sha256: Sha256 }> {
+  const mtime = opts.mtime ?? 0;
+  assert(Number.isSafeInteger(mtime) && mtime >= 0, `archive mtime ${mtime} is not whole seconds since 1970`);
+  const prefix = prefixParts(opts.prefix);
+  const list = await listTree(srcDir);
+  const tmp = tempSibling(outFile);
+  const fh = await fs.open(tmp, 'wx', 0o644);
+  let out: { bytes: number; sha256: Sha256 };
+  try {
+    out = await writeGzip(tarStream(srcDir, list, prefix, mtime), fh, opts.level ?? 6);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  await renameInto(tmp, outFile);
+  return { entries: prefix.length + list.length, ...out };
+}
+
+function prefixParts(prefix: string | undefined): string[] {
+  if (prefix === undefined) return [];
+  const norm = normalizeEntryPath(prefix);
+  assert(norm.ok && norm.path !== '', `archive prefix ${JSON.stringify(prefix)} is not a relative path`);
+  return norm.path.split('/');
+}
+
+async function renameInto(tmp: string, outFile: string): Promise<void> {
+  try {
+    await fs.rename(tmp, outFile);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dirname(outFile));
+}
+
+async function writeGzip(
+  tar: AsyncIterable<Buffer>,
+  fh: fs.FileHandle,
+  level: number,
+): Promise<{ bytes: number; sha256: Sha256 }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  await pipeline(tar, createGzip({ level }), async (gz: AsyncIterable<Buffer>) => {
+    for await (const chunk of gz) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      await writeAll(fh, chunk);
+    }
+  });
+  return { bytes, sha256: hash.digest('hex') as Sha256 };
+}
+
+async function writeAll(fh: fs.FileHandle, buf: Uint8Array): Promise<void> {
+  for (let off = 0; off < buf.length;) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+}
+
+/** Every entry below `root`, depth first in sorted order; anything but files, directories and links is refused. */
+async function listTree(root: string, rel = ''): Promise<SourceEntry[]> {
+  const out: SourceEntry[] = [];
+  const names = (await fs.readdir(rel === '' ? root : join(root, rel))).sort();
+  for (const name of names) {
+    const r = rel === '' ? name : `${rel}/${name}`;
+    const st = await fs.lstat(join(root, r));
+    const kind = st.isSymbolicLink()
+      ? 'symlink'
+      : st.isDirectory()
+        ? 'dir'
+        : st.isFile()
+          ? 'file'
+          : undefined;
+    if (kind === undefined)
+      throw new AppError('E_ARCHIVE_UNSAFE', `${join(root, r)} is not a file, directory or symbolic link`, {
+        hint: 'binary packages hold only files, directories and symbolic links; remove it from the tree',
+      });
+    out.push({ rel: r, kind });
+    if (kind === 'dir') out.push(...(await listTree(root, r)));
+  }
+  return out;
+}
+
+async function* tarStream(
+  root: string,
+  list: readonly SourceEntry[],
+  prefix: readonly string[],
+  mtime: number,
+): AsyncGenerator<Buffer> {
+  for (let i = 1; i <= prefix.length; i++)
+    yield encodeEntry({ path: `${prefix.slice(0, i).join('/')}/`, type: '5', mode: 0o755, size: 0, mtime });
+  const under = prefix.length === 0 ? '' : `${prefix.join('/')}/`;
+  for (const e of list) {
+    const path = under + e.rel;
+    if (e.kind === 'dir') yield encodeEntry({ path: `${path}/`, type: '5', mode: 0o755, size: 0, mtime });
+    else if (e.kind === 'symlink') {
+      const linkname = await fs.readlink(join(root, e.rel));
+      yield encodeEntry({ path, type: '2', mode: 0o777, size: 0, mtime, linkname });
+    } else yield* fileBlocks(join(root, e.rel), path, mtime);
+  }
+  yield END_OF_ARCHIVE;
+}
+
+/** Header, data and padding of one file, read through a descriptor that cannot be a symlink. */
+async function* fileBlocks(file: string, path: string, mtime: number): AsyncGenerator<Buffer> {
+  const fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw changedWhilePacking(file);
+    const mode = (st.mode & 0o111) !== 0 ? 0o755 : 0o644;
+    yield encodeEntry({ path, type: '0', mode, size: st.size, mtime });
+    for (let left = st.size; left > 0;) {
+      const buf = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) throw changedWhilePacking(file);
+      yield buf.subarray(0, bytesRead);
+      left -= bytesRead;
+    }
+    if ((await fh.read(Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw changedWhilePacking(file);
+    if (padding(st.size) > 0) yield Buffer.alloc(padding(st.size));
+  } finally {
+    await fh.close();
+  }
+}
+
+function changedWhilePacking(file: string): AppError {
+  return new AppError('E_ARCHIVE_CORRUPT', `${file} changed while it was being archived`, {
+    hint: 'make sure nothing writes to the tree while it is packed, then pack again',
+  });
+}
+
+// =========================================================================================================
+// Extracting
+
+interface ExtractState {
+  readonly root: string;
+  readonly label: string;
+  readonly limits: ExtractLimits;
+  readonly out: ExtractedFile[];
+  /** Normalised paths of every entry so far, to refuse repeats. */
+  readonly seen: Set<string>;
+  /** Directories known to be real directories (made by us or lstat-ed once); nothing can replace them later. */
+  readonly dirs: Set<string>;
+  /** Symlinks made so far: path → target. */
+  readonly links: Map<string, string>;
+  /** The entry being read, for messages. */
+  current: string | undefined;
+  entries: number;
+  headers: number;
+  /** Declared file sizes plus metadata bodies: what the decompressed stream may hold besides headers. */
+  declared: number;
+  inflated: number;
+}
+
+/** Overrides from pax 'x' and GNU 'L'/'K' headers for the next entry. */
+interface Meta {
+  readonly path?: string;
+  readonly linkpath?: string;
+  readonly size?: number;
+}
+
+/**
+ * Extract a .tar.gz (or plain tar) from a path or a stream into `targetDir`, which must not exist: it is created,
+ * and on any error removed completely before the error is rethrown. Refused (E_ARCHIVE_UNSAFE): absolute names,
+ * '..' components, NUL bytes, repeated paths, paths through a symlink, symlinks that are absolute or lead out of
+ * the target (also through other links), hard links, devices, FIFOs and unknown types. Files are created with
+ * O_EXCL|O_NOFOLLOW, so nothing is ever written through a link. Modes keep only rwx bits without group/other
+ * write (setuid, setgid, sticky dropped), plus owner rw for files and owner rwx for directories. Limits
+ * (E_ARCHIVE_LIMIT) are checked against declared sizes before anything is written and against the bytes
+ * actually decompressed, so a decompression bomb stops early. The whole input is consumed (a caller may hash
+ * it on the way). Returns every entry in archive order; files carry the sha256 of what was written.
+ */
+export async function extractArchive(
+  input: string | NodeJS.ReadableStream,
+  targetDir: string,
+  opts: { limits?: Partial<ExtractLimits>; label?: string } = {},
+): Promise<ExtractedFile[]> {
+  const st = newState(targetDir, opts.label ?? (typeof input === 'string' ? input : 'archive'), opts.limits);
+  await makeTarget(targetDir);
+  try {
+    await decompressInto(typeof input === 'string' ? createReadStream(input) : input, (data) => {
+      const reader = new ByteReader(data, (n) => {
+        countInflated(st, n);
+      });
+      return readArchive(reader, st);
+    });
+    st.current = undefined;
+    checkAllLinks(st);
+    return st.out;
+  } catch (e) {
+    await removeTree(targetDir);
+    throw asArchiveError(e, st);
+  }
+}
+
+function newState(root: string, label: string, limits: Partial<ExtractLimits> | undefined): ExtractState {
+  const all = { ...defaultLimits, ...limits };
+  for (const [k, v] of Object.entries(all)) assert(v >= 0, `extract limit ${k} is ${v}`);
+  return {
+    root,
+    label,
+    limits: all,
+    out: [],
+    seen: new Set(),
+    dirs: new Set(['']),
+    links: new Map(),
+    current: undefined,
+    entries: 0,
+    headers: 0,
+    declared: 0,
+    inflated: 0,
+  };
+}
+
+async function makeTarget(dir: string): Promise<void> {
+  await fs.mkdir(dirname(dir), { recursive: true });
+  try {
+    await fs.mkdir(dir, 0o755);
+  } catch (e) {
+    if (isErrno(e, 'EEXIST'))
+      throw new Error(`Assertion failed: extraction target ${dir} exists`, { cause: e });
+    throw e;
+  }
+  await fs.chmod(dir, 0o755);
+}
+
+function asArchiveError(e: unknown, st: ExtractState): unknown {
+  if (isAppError(e)) return e;
+  const code = e instanceof Error && 'code' in e ? String(e.code) : '';
+  if (code.startsWith('Z_'))
+    return fail('E_ARCHIVE_CORRUPT', st, `is not valid gzip data (${(e as Error).message})`, e);
+  return e;
+}
+
+function fail(code: keyof typeof HINT, st: ExtractState, reason: string, cause?: unknown): AppError {
+  const subject = st.current === undefined ? 'the archive' : `entry ${JSON.stringify(st.current)}`;
+  return new AppError(code, `${st.label}: ${subject} ${reason}`, {
+    hint: HINT[code],
+    cause,
+    details: { archive: st.label, ...(st.current === undefined ? {} : { entry: st.current }) },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Bytes in
+
+/**
+ * Feed the decompressed bytes of `input` to `consume`, with back-pressure. Gzip is recognised by its magic
+ * bytes; anything else is read as plain tar. The peeked bytes are passed on, not pushed back into the stream,
+ * so a listener on the caller's stream sees every byte exactly once.
+ */
+async function decompressInto(
+  input: NodeJS.ReadableStream,
+  consume: (data: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<void> {
+  const it = input[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let headLength = 0;
+  while (headLength < 2) {
+    const r = await it.next();
+    if (r.done === true) break;
+    const chunk = asBuffer(r.value);
+    head.push(chunk);
+    headLength += chunk.length;
+  }
+  const start = Buffer.concat(head);
+  const source = prepend(start, it);
+  if (start[0] === 0x1f && start[1] === 0x8b)
+    await pipeline(source, createGunzip({ chunkSize: 64 * KiB }), consume);
+  else await pipeline(source, consume);
+}
+
+function asBuffer(chunk: unknown): Buffer {
+  assert(Buffer.isBuffer(chunk), 'archive input stream yields bytes, not strings (no setEncoding)');
+  return chunk;
+}
+
+async function* prepend(head: Buffer, rest: AsyncIterator<unknown>): AsyncGenerator<Buffer> {
+  try {
+    if (head.length > 0) yield head;
+    for (let r = await rest.next(); r.done !== true; r = await rest.next()) yield asBuffer(r.value);
+  } finally {
+    await rest.return?.();
+  }
+}
+
+/** Pull-based reading of the decompressed stream, in pieces of at most a requested size. */
+class ByteReader {
+  readonly #it: AsyncIterator<Buffer>;
+  readonly #onRead: (n: number) => void;
+  #buf: Buffer = Buffer.alloc(0);
+
+  constructor(data: AsyncIterable<Buffer>, onRead: (n: number) => void) {
+    this.#it = data[Symbol.asyncIterator]();
+    this.#onRead = onRead;
+  }
+
+  /** The next 1..max bytes, or undefined at the end of the stream. */
+  async next(max: number): Promise<Buffer | undefined> {
+    while (this.#buf.length === 0) {
+      const r = await this.#it.next();
+      if (r.done === true) return undefined;
+      this.#buf = r.value;
+      this.#onRead(r.value.length);
+    }
+    const out = this.#buf.subarray(0, max);
+    this.#buf = this.#buf.subarray(out.length);
+    return out;
+  }
+
+  /** Exactly n bytes (n small), or fewer when the stream ends first. */
+  async read(n: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      const piece = await this.next(n - got);
+      if (piece === undefined) break;
+      parts.push(piece);
+      got += piece.length;
+    }
+    return parts.length === 1 ? (parts[0] ?? Buffer.alloc(0)) : Buffer.concat(parts);
+  }
+}
+
+/** Every decompressed byte must be a header, declared data, padding or the short trailer: a bomb stops here. */
+function countInflated(st: ExtractState, n: number): void {
+  st.inflated += n;
+  const allowed = st.declared + 2 * BLOCK * (st.headers + 2) + MAX_TRAILER_BYTES + LOOKAHEAD_BYTES;
+  if (st.inflated > allowed)
+    throw fail(
+      'E_ARCHIVE_LIMIT',
+      st,
+      `decompresses to more than its entries declare (${st.inflated} bytes after ${st.headers} headers and ${st.declared} bytes of data)`,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Headers in
+
+async function readArchive(reader: ByteReader, st: ExtractState): Promise<void> {
+  let meta: Meta = {};
+  let metaRun = 0;
+  for (;;) {
+    const block = await reader.read(BLOCK);
+    if (block.length < BLOCK)
+      throw fail(
+        'E_ARCHIVE_CORRUPT',
+        st,
+        block.length === 0 ? 'ends without an end-of-archive marker' : 'is truncated in a header',
+      );
+    st.headers++;
+    const d = decodeHeader(block);
+    if (d.kind === 'bad') throw fail('E_ARCHIVE_CORRUPT', st, `is followed by a bad header: ${d.reason}`);
+    if (d.kind === 'zero') {
+      if (metaRun > 0)
+        throw fail('E_ARCHIVE_CORRUPT', st, 'has a pax or long-name header with no entry after it');
+      await readTrailer(reader, st);
+      return;
+    }
+    if (['x', 'g', 'L', 'K'].includes(d.header.type)) {
+      if (++metaRun > MAX_META_RUN)
+        throw fail('E_ARCHIVE_CORRUPT', st, `is followed by more than ${MAX_META_RUN} metadata headers`);
+      meta = await readMeta(reader, st, d.header, meta);
+      continue;
+    }
+    await readEntry(reader, st, d.header, meta);
+    meta = {};
+    metaRun = 0;
+  }
+}
+
+/** After the first zero block: the second one, then nothing but a little zero padding. */
+async function readTrailer(reader: ByteReader, st: ExtractState): Promise<void> {
+  st.current = undefined;
+  let trailing = 0;
+  for (let piece = await reader.next(64 * KiB); piece !== undefined; piece = await reader.next(64 * KiB)) {
+    if (!isZero(piece)) throw fail('E_ARCHIVE_CORRUPT', st, 'has data after its end-of-archive marker');
+    trailing += piece.length;
+    if (trailing > MAX_TRAILER_BYTES)
+      throw fail(
+        'E_ARCHIVE_LIMIT',
+        st,
+        `has more than ${MAX_TRAILER_BYTES} bytes after its end-of-archive marker (a fixed limit)`,
+      );
+  }
+}
+
+async function readMeta(reader: ByteReader, st: ExtractState, h: TarHeader, meta: Meta): Promise<Meta> {
+  if (h.size > MAX_META_BYTES)
+    throw fail(
+      'E_ARCHIVE_LIMIT',
+      st,
+      `has a ${h.size}-byte metadata header '${h.type}'; the fixed limit is ${MAX_META_BYTES}`,
+    );
+  st.declared += h.size;
+  const body = await readExactly(reader, st, h.size);
+  await skip(reader, st, padding(h.size));
+  if (h.type === 'L' || h.type === 'K') {
+    const name = longName(body, st);
+    return h.type === 'L' ? { ...meta, path: name } : { ...meta, linkpath: name };
+  }
+  const pax = parsePax(body);
+  if (pax.kind === 'bad')
+    throw fail('E_ARCHIVE_CORRUPT', st, `is followed by a bad pax header: ${pax.reason}`);
+  return h.type === 'g' ? checkGlobalPax(pax.records, st, meta) : applyPax(pax.records, st, meta);
+}
+
+function longName(body: Buffer, st: ExtractState): string {
+  let end = body.length;
+  while (end > 0 && body[end - 1] === 0) end--;
+  const name = body.toString('utf8', 0, end);
+  if (!Buffer.from(name, 'utf8').equals(body.subarray(0, end)))
+    throw fail('E_ARCHIVE_CORRUPT', st, 'is followed by a GNU long name that is not UTF-8');
+  return name;
+}
+
+function applyPax(records: ReadonlyMap<string, string>, st: ExtractState, meta: Meta): Meta {
+  let out = meta;
+  for (const [key, value] of records) {
+    if (key === 'path') out = { ...out, path: value };
+    else if (key === 'linkpath') out = { ...out, linkpath: value };
+    else if (key === 'size') {
+      const size = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(size))
+        throw fail('E_ARCHIVE_CORRUPT', st, `has a bad pax size ${JSON.stringify(value)}`);
+      out = { ...out, size };
+    } else if (key.startsWith('GNU.sparse.'))
+      throw fail('E_ARCHIVE_UNSAFE', st, 'is followed by a GNU sparse file, which is not supported');
+  }
+  return out;
+}
+
+/** A global header applies to every later entry; one that renames or resizes them is refused, the rest ignored. */
+function checkGlobalPax(records: ReadonlyMap<string, string>, st: ExtractState, meta: Meta): Meta {
+  for (const key of records.keys())
+    if (key === 'path' || key === 'linkpath' || key === 'size' || key.startsWith('GNU.sparse.'))
+      throw fail(
+        'E_ARCHIVE_UNSAFE',
+        st,
+        `is followed by a global pax header that sets ${JSON.stringify(key)} for all entries`,
+      );
+  return meta;
+}
+
+async function readExactly(reader: ByteReader, st: ExtractState, n: number): Promise<Buffer> {
+  const buf = await reader.read(n);
+  if (buf.length < n) throw fail('E_ARCHIVE_CORRUPT', st, 'is truncated');
+  return buf;
+}
+
+async function skip(reader: ByteReader, st: ExtractState, n: number): Promise<void> {
+  await readExactly(reader, st, n);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Entries out
+
+interface Planned {
+  readonly path: string;
+  readonly kind: ArchiveEntryKind;
+  readonly mode: number;
+  readonly size: number;
+  readonly linkTarget: string;
+}
+
+async function readEntry(reader: ByteReader, st: ExtractState, h: TarHeader, meta: Meta): Promise<void> {
+  const e = planEntry(st, h, meta);
+  if (e === undefined) return;
+  await ensureParents(st, e.path);
+  const abs = join(st.root, e.path);
+  try {
+    if (e.kind === 'dir') await makeDir(st, e, abs);
+    else if (e.kind === 'symlink') await makeLink(st, e, abs);
+    else await writeFile(reader, st, e, abs);
+  } catch (err) {
+    throw mapCreateError(err, st);
+  }
+}
+
+/** Validate one entry against every rule that needs no I/O; undefined for the archive root ("./"). */
+function planEntry(st: ExtractState, h: TarHeader, meta: Meta): Planned | undefined {
+  const raw = meta.path ?? h.name;
+  st.current = raw;
+  if (++st.entries > st.limits.maxEntries)
+    throw fail('E_ARCHIVE_LIMIT', st, `is past the entry-count limit maxEntries = ${st.limits.maxEntries}`);
+  const kind = entryKind(h.type);
+  const linkTarget = meta.linkpath ?? h.linkname;
+  if (!kind.ok)
+    throw fail(
+      'E_ARCHIVE_UNSAFE',
+      st,
+      h.type === '1' ? `${kind.reason} (it links to ${JSON.stringify(linkTarget)})` : kind.reason,
+    );
+  const norm = normalizeEntryPath(raw);
+  if (!norm.ok) throw fail('E_ARCHIVE_UNSAFE', st, norm.reason);
+  const size = meta.size ?? h.size;
+  if (kind.kind !== 'file' && size !== 0)
+    throw fail('E_ARCHIVE_CORRUPT', st, `is a ${kind.kind} with ${size} bytes of data`);
+  if (norm.path === '') {
+    if (kind.kind === 'dir') return undefined;
+    throw fail('E_ARCHIVE_UNSAFE', st, 'names the target directory itself');
+  }
+  st.current = norm.path;
+  if (st.seen.has(norm.path))
+    throw fail('E_ARCHIVE_UNSAFE', st, 'appears twice; a second entry could replace a checked one');
+  st.seen.add(norm.path);
+  return { path: norm.path, kind: kind.kind, mode: modeFor(kind.kind, h.mode), size, linkTarget };
+}
+
+/** rwx bits only, never group/other write; the owner can always read and write what it extracted. */
+function modeFor(kind: ArchiveEntryKind, mode: number): number {
+  if (kind === 'symlink') return 0o777;
+  return (mode & 0o755) | (kind === 'dir' ? 0o700 : 0o600);
+}
+
+/** Create missing parents; a parent that exists must be a real directory, never a symlink. */
+async function ensureParents(st: ExtractState, path: string): Promise<void> {
+  const parts = path.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const rel = parts.slice(0, i).join('/');
+    if (st.dirs.has(rel)) continue;
+    const abs = join(st.root, rel);
+    const found = await fs.lstat(abs).catch((e: unknown) => {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      throw e;
+    });
+    if (found?.isSymbolicLink() === true)
+      throw fail('E_ARCHIVE_UNSAFE', st, `goes through the symbolic link ${JSON.stringify(rel)}`);
+    if (found !== undefined && !found.isDirectory())
+      throw fail('E_ARCHIVE_UNSAFE', st, `goes through ${JSON.stringify(rel)}, which is not a directory`);
+    if (found === undefined) {
+      await fs.mkdir(abs);
+      await fs.chmod(abs, 0o755);
+    }
+    st.dirs.add(rel);
+  }
+}
+
+/** A directory entry may come after its contents made it implicitly; then only its mode is applied. */
+async function makeDir(st: ExtractState, e: Planned, abs: string): Promise<void> {
+  if (!st.dirs.has(e.path)) await fs.mkdir(abs);
+  st.dirs.add(e.path);
+  await fs.chmod(abs, e.mode);
+  st.out.push({ path: e.path, kind: 'dir', mode: e.mode, size: 0 });
+}
+
+async function makeLink(st: ExtractState, e: Planned, abs: string): Promise<void> {
+  const why = symlinkEscape(e.path, e.linkTarget, st.links);
+  if (why !== undefined) throw fail('E_ARCHIVE_UNSAFE', st, why);
+  await fs.symlink(e.linkTarget, abs);
+  st.links.set(e.path, e.linkTarget);
+  st.out.push({ path: e.path, kind: 'symlink', mode: e.mode, size: 0, linkTarget: e.linkTarget });
+}
+
+/** Limits are checked on the declared size before the file is created; data is streamed and hashed. */
+async function writeFile(reader: ByteReader, st: ExtractState, e: Planned, abs: string): Promise<void> {
+  const { maxFileBytes, maxTotalBytes } = st.limits;
+  if (e.size > maxFileBytes)
+    throw fail(
+      'E_ARCHIVE_LIMIT',
+      st,
+      `is ${e.size} bytes, over the per-file limit maxFileBytes = ${maxFileBytes}`,
+    );
+  if (st.declared + e.size > maxTotalBytes)
+    throw fail(
+      'E_ARCHIVE_LIMIT',
+      st,
+      `brings file data past the total-size limit maxTotalBytes = ${maxTotalBytes}`,
+    );
+  st.declared += e.size;
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const fh = await fs.open(abs, flags, 0o600);
+  const hash = createHash('sha256');
+  try {
+    for (let left = e.size; left > 0;) {
+      const piece = await reader.next(Math.min(left, READ_CHUNK));
+      if (piece === undefined)
+        throw fail('E_ARCHIVE_CORRUPT', st, `is truncated (${e.size - left} of ${e.size} bytes)`);
+      hash.update(piece);
+      await writeAll(fh, piece);
+      left -= piece.length;
+    }
+    await fh.chmod(e.mode);
+  } finally {
+    await fh.close();
+  }
+  await skip(reader, st, padding(e.size));
+  const sha256 = hash.digest('hex') as Sha256;
+  st.out.push({ path: e.path, kind: 'file', mode: e.mode, size: e.size, sha256 });
+}
+
+/** EEXIST and ELOOP can only mean the archive aimed an entry at something an earlier entry made. */
+function mapCreateError(e: unknown, st: ExtractState): unknown {
+  if (isErrno(e, 'EEXIST') || isErrno(e, 'ELOOP'))
+    return fail('E_ARCHIVE_UNSAFE', st, 'collides with an earlier entry', e);
+  if (isErrno(e, 'ENAMETOOLONG'))
+    return fail('E_ARCHIVE_UNSAFE', st, 'has a name too long for this file system', e);
+  return e;
+}
+
+/** Links checked one by one see only earlier links; a later link can make an earlier one escape. */
+function checkAllLinks(st: ExtractState): void {
+  for (const [path, target] of st.links) {
+    const why = symlinkEscape(path, target, st.links);
+    if (why === undefined) continue;
+    st.current = path;
+    throw fail('E_ARCHIVE_UNSAFE', st, why);
+  }
+}

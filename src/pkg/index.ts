@@ -1,0 +1,23 @@
+export { extractArchive, writeArchive, type ArchiveEntry, type ExtractedFile } from './archive.js';
+export {
+  checkKeyName,
+  formatKey,
+  generateKey,
+  parsePublicKey,
+  parseSecretKey,
+  publicOf,
+  signBytes,
+  verifyBytes,
+  type PublicKey,
+  type SecretKey,
+} from './keys.js';
+export { glibcAtMost, parseManifest, PKG_FORMAT_VERSION, type PackageManifest } from './manifest.js';
+export { packageFiles, packStorePath, type PackResult } from './pack.js';
+export {
+  checkPlatform,
+  installPackage,
+  installPackageFiles,
+  openManifest,
+  type HostPlatform,
+  type TrustOptions,
+} from './unpack.js';

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { examplePorts, ferryBin, makeSandbox, runCli, type Sandboxed } from '../helpers/cli.js';
+
+/**
+ * Build once on root A, publish to a cache directory, install the binaries on roots elsewhere (other paths,
+ * other depths) from the directory, from `ferry cache serve` and from Debian's nginx serving the same
+ * directory; and every way a package or an index can be refused.
+ */
+describe('binary packages and caches', () => {
+  let sb: Sandboxed;
+  let cache: string;
+  let publicKey: string;
+  const ports = ['--ports', examplePorts];
+  const servers: ChildProcess[] = [];
+
+  /** Another ferry root of this test, at `rel` below the test's directory. */
+  const other = (rel: string) => {
+    const root = join(sb.dir, rel);
+    return (args: readonly string[]) => runCli([ferryBin, '--root', root, ...ports, ...args], sb.env);
+  };
+  const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
+
+  before(async () => {
+    sb = makeSandbox('ferry-binary-');
+    cache = join(sb.dir, 'cache');
+    const k = await sb.ferry(['keys', 'generate', 'builder-a', '--json']);
+    assert.equal(k.code, 0, k.stderr);
+    publicKey = String(json(k.stdout).publicKey);
+    const b = await sb.ferry([...ports, 'install', 'hello']);
+    assert.equal(b.code, 0, b.stderr);
+    const p = await sb.ferry([...ports, 'cache', 'push', cache, 'hello', '--json']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal((json(p.stdout).packed as unknown[]).length, 2);
+  });
+  after(async () => {
+    for (const s of servers) s.kill('SIGTERM');
+    await sb.cleanup();
+  });
+
+  test('the cache is a static layout: a signed index and three files per package', async () => {
+    const files = await fs.readdir(join(cache, 'pkg'));
+    assert.equal(files.filter((f) => f.endsWith('.tar.gz')).length, 2);
+    assert.equal(files.filter((f) => f.endsWith('.json.sig')).length, 2);
+    const index = JSON.parse(await fs.readFile(join(cache, 'index.json'), 'utf8')) as {
+      signatures: string[];
+      signed: { version: number; expires: string };
+    };
+    assert.match(index.signatures[0] ?? '', /^builder-a:/);
+    assert.equal(index.signed.version, 1);
+    const again = await sb.ferry([...ports, 'cache', 'push', cache, 'hello', '--json']);
+    assert.deepEqual(json(again.stdout).packed, []);
+    assert.equal(json(again.stdout).version, 2);
+  });
+
+  test('an untrusted signer is refused, and the error says how to trust it', async () => {
+    const b = other('untrusting/root');
+    const r = await b(['cache', 'info', cache]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_SIG_UNTRUSTED.*signed by "builder-a"/);
+    assert.match(r.stderr, /ferry keys trust builder-a:/);
+    const n = await b(['install', '--substituter', cache, '--no-build', 'hello']);
+    assert.equal(n.code, 1);
+    assert.match(n.stderr, /E_CACHE_MISSING/);
+  });
+
+  test('from a directory, into a deeper root: installed without building, and it runs', async () => {
+    const b = other('a/much/deeper/place/for/root-b');
+    assert.equal((await b(['keys', 'trust', publicKey])).code, 0);
+    const r = await b(['install', '--substituter', `file://${cache}`, '--no-build', 'hello', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const built = (json(r.stdout).build as { built: { status: string }[] }).built;
+    assert.deepEqual(
+      built.map((x) => x.status),
+      ['substituted', 'substituted'],
+    );
+    const run = spawnSync(join(sb.dir, 'a/much/deeper/place/for/root-b/profiles/default/bin/hello'), []);
+    assert.equal(run.status, 0, run.stderr.toString());
+    assert.match(run.stdout.toString(), /HELLO|hello/i);
+    const v = await b(['verify']);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    const noop = await b(['install', '--substituter', `file://${cache}`, 'hello']);
+    assert.match(noop.stdout, /nothing to do/);
+  });
+
+  test('over HTTP from `ferry cache serve`, and from nginx serving the same directory', async () => {
+    const url = await startFerryServe();
+    const viaFerry = other('http-ferry');
+    await viaFerry(['keys', 'trust', publicKey]);
+    let r = await viaFerry(['install', '--substituter', url, '--no-build', 'hello']);
+    assert.equal(r.code, 0, r.stderr);
+    const nginx = await startNginx();
+    const viaNginx = other('http-nginx');
+    await viaNginx(['keys', 'trust', publicKey]);
+    r = await viaNginx(['install', '--substituter', nginx, '--no-build', 'hello']);
+    assert.equal(r.code, 0, r.stderr);
+    const run = spawnSync(join(sb.dir, 'http-nginx/profiles/default/bin/hello'), []);
+    assert.equal(run.status, 0);
+  });
+
+  test('a corrupted archive or an altered manifest is never installed', async () => {
+    const dir = join(sb.dir, 'tampered');
+    await fs.cp(cache, dir, { recursive: true });
+    const pkg = join(dir, 'pkg');
+    const manifests = (await fs.readdir(pkg)).filter((f) => f.endsWith('.json')).sort();
+    const lib = manifests.find((f) => f.includes('-libgreet-')) ?? '';
+    const archive = join(pkg, lib.replace(/\.json$/, '.tar.gz'));
+    const bytes = await fs.readFile(archive);
+    bytes[bytes.length - 30] = (bytes[bytes.length - 30] ?? 0) ^ 0xff;
+    await fs.writeFile(archive, bytes);
+    const b = other('tampered-root');
+    await b(['keys', 'trust', publicKey]);
+    let r = await b(['unpack', join(pkg, lib)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_PKG_HASH|E_ARCHIVE_CORRUPT/);
+    const m = JSON.parse(await fs.readFile(join(pkg, lib), 'utf8')) as { summary: string };
+    m.summary = 'changed';
+    await fs.writeFile(join(pkg, lib), JSON.stringify(m, null, 1) + '\n');
+    r = await b(['unpack', join(pkg, lib)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_SIG_INVALID/);
+    r = await b(['install', '--substituter', dir, '--no-build', 'hello']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_CACHE_DOWNLOAD|E_SIG_INVALID/);
+    assert.equal(
+      (await fs.readdir(join(sb.dir, 'tampered-root', 'store'))).filter((f) => !f.startsWith('.')).length,
+      0,
+    );
+  });
+
+  test('an older index than one seen (rollback) and an expired index (freeze) are refused', async () => {
+    const dir = join(sb.dir, 'replayed');
+    await fs.cp(cache, dir, { recursive: true });
+    const old = await fs.readFile(join(dir, 'index.json'));
+    const c = other('replay-client');
+    await c(['keys', 'trust', publicKey]);
+    assert.equal((await sb.ferry([...ports, 'cache', 'push', dir, 'hello'])).code, 0);
+    const seen = await c(['cache', 'info', dir, '--json']);
+    assert.equal(seen.code, 0, seen.stderr);
+    const version = Number(json(seen.stdout).version);
+    await fs.writeFile(join(dir, 'index.json'), old);
+    const r = await c(['cache', 'info', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`E_CACHE_ROLLBACK.*has seen version ${version}`));
+    assert.equal((await sb.ferry([...ports, 'cache', 'push', dir, 'hello', '--valid-days', '0'])).code, 0);
+    await new Promise((ok) => setTimeout(ok, 20));
+    const fresh = other('freeze-client');
+    await fresh(['keys', 'trust', publicKey]);
+    const e = await fresh(['cache', 'info', dir]);
+    assert.equal(e.code, 1);
+    assert.match(e.stderr, /E_CACHE_EXPIRED/);
+  });
+
+  test('an exported profile runs wherever it is extracted', async () => {
+    const out = join(sb.dir, 'app.tar.gz');
+    const r = await sb.ferry(['export', '--profile', 'default', '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const where of ['x', 'y/much/deeper/down']) {
+      const dir = join(sb.dir, 'extract', where);
+      await fs.mkdir(dir, { recursive: true });
+      const t = spawnSync('tar', ['-xzf', out, '-C', dir]);
+      assert.equal(t.status, 0, t.stderr.toString());
+      const a = spawnSync(join(dir, 'activate'), []);
+      assert.equal(a.status, 0, a.stderr.toString());
+      const run = spawnSync(join(dir, 'bin', 'hello'), []);
+      assert.equal(run.status, 0, run.stderr.toString());
+    }
+  });
+
+  async function startFerryServe(): Promise<string> {
+    const child = spawn(process.execPath, [ferryBin, 'cache', 'serve', cache, '--port', '0'], {
+      env: sb.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    servers.push(child);
+    return new Promise((ok, fail) => {
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /on (http:\/\/[0-9.]+:\d+)\//.exec(err);
+        if (m?.[1] !== undefined) ok(m[1]);
+      });
+      child.on('exit', () => {
+        fail(new Error(`ferry cache serve exited: ${err}`));
+      });
+    });
+  }
+
+  async function startNginx(): Promise<string> {
+    const prefix = join(sb.dir, 'nginx');
+    await fs.mkdir(join(prefix, 'logs'), { recursive: true });
+    const port = 20000 + (process.pid % 20000);
+    const conf = `daemon off; master_process off; worker_processes 1; error_log ${prefix}/logs/error.log; pid ${prefix}/nginx.pid;
+events { worker_connections 64; }
+http { access_log off; client_body_temp_path ${prefix}/tmp; proxy_temp_path ${prefix}/tmp; fastcgi_temp_path ${prefix}/tmp; uwsgi_temp_path ${prefix}/tmp; scgi_temp_path ${prefix}/tmp;
+  server { listen 127.0.0.1:${port}; root ${cache}; } }
+`;
+    await fs.writeFile(join(prefix, 'nginx.conf'), conf);
+    const child = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], {
+      stdio: 'ignore',
+    });
+    servers.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      if (
+        await fetch(`${url}/index.json`)
+          .then((r) => r.ok)
+          .catch(() => false)
+      )
+        return url;
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    throw new Error(
+      `nginx did not answer on ${url}: ${await fs.readFile(join(prefix, 'logs/error.log'), 'utf8').catch(() => '')}`,
+    );
+  }
+});
