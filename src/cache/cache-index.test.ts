@@ -62,7 +62,9 @@ const rows: {
 
 for (const r of rows)
   test(`freshness: ${r.name}`, () => {
-    const run = () => checkFreshness({ ...first, version: r.version }, r.sha, r.seen, r.at, 'http://c');
+    const run = () => {
+      checkFreshness({ ...first, version: r.version }, r.sha, r.seen, r.at, 'http://c');
+    };
     if (r.code === undefined) run();
     else
       assert.throws(

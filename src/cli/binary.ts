@@ -13,9 +13,11 @@ import {
 } from '../pkg/index.js';
 import { removeTree, walkTree } from '../platform/index.js';
 import { Profile } from '../profile/index.js';
-import { runClosure, type PackageKey, type Plan } from '../resolve/index.js';
+import { resolve as resolvePlan, runClosure, type PackageKey, type Plan } from '../resolve/index.js';
+import { parseDepSpec } from '../recipe/index.js';
+import { realisePlanIds } from '../build/index.js';
 import { tryParseStoreId, type Store, type StoreId } from '../store/index.js';
-import type { App } from './app.js';
+import { showFile, type App } from './app.js';
 import { intOption, stringOption } from './args.js';
 import { createKey, readConfig, signingKey, substitutersFor, trustKey } from './config.js';
 
@@ -62,24 +64,35 @@ export async function keysListCommand(app: App) {
   return { signing: own, trusted: config.trustedKeys.map((k) => formatKey(k)) };
 }
 
-/** STOREPATH or NAME → store ids: a store path name (or path), or the package of that name in the profile. */
+/**
+ * STOREPATH or NAME → store ids: a store path name (or path); the package of that name in the profile; or
+ * else a dependency string resolved like `ferry build` would (it must have been built).
+ */
 async function storeIdsOf(app: App, store: Store, args: readonly string[]): Promise<StoreId[]> {
   const profile = new Profile(store, stringOption(app.options, 'profile') ?? 'default');
   const current = await profile.currentManifest();
-  return args.map((a) => {
+  const out: StoreId[] = [];
+  for (const a of args) {
     const id = tryParseStoreId(a.replace(/\/+$/, '').split('/').pop() ?? a);
-    if (id !== undefined) return id;
     const pkg = current?.packages.find((p) => p.name === a || `${p.name}-${p.version}` === a);
-    if (pkg === undefined)
-      throw new AppError(
-        'E_STORE_PATH',
-        `"${a}" is neither a store path nor a package of profile ${profile.name}`,
-        {
-          hint: 'give a store path (see `ferry build`), or install the package first',
-        },
-      );
-    return pkg.storeId;
-  });
+    out.push(id ?? pkg?.storeId ?? (await builtIdOf(app, store, a)));
+  }
+  return out;
+}
+
+async function builtIdOf(app: App, store: Store, spec: string): Promise<StoreId> {
+  const plan = resolvePlan(app.index(), { specs: [parseDepSpec(spec)], showFile });
+  const { ids } = await realisePlanIds(plan);
+  const id = plan.roots[0] === undefined ? undefined : ids.get(plan.roots[0]);
+  if (id === undefined || !(await store.has(id)))
+    throw new AppError(
+      'E_STORE_PATH',
+      `${spec} is not built in this root${id === undefined ? '' : ` (${id})`}`,
+      {
+        hint: `ferry build ${spec}`,
+      },
+    );
+  return id;
 }
 
 export async function packCommand(app: App, args: readonly string[]) {

@@ -55,7 +55,12 @@ export async function readConfig(rootDir: string): Promise<Config> {
 
 async function trustedKeyFiles(rootDir: string): Promise<PublicKey[]> {
   const dir = join(rootDir, 'etc', 'trusted-keys');
-  const names = await fs.readdir(dir).catch((e: unknown) => (isErrno(e, 'ENOENT') ? [] : Promise.reject(e)));
+  let names: string[] = [];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
   const out: PublicKey[] = [];
   for (const n of names.filter((x) => x.endsWith('.public')).sort())
     out.push(parsePublicKey(await fs.readFile(join(dir, n), 'utf8'), join(dir, n)));

@@ -272,14 +272,17 @@ interface Meta {
  * O_EXCL|O_NOFOLLOW, so nothing is ever written through a link. Modes keep only rwx bits without group/other
  * write (setuid, setgid, sticky dropped), plus owner rw for files and owner rwx for directories. Limits
  * (E_ARCHIVE_LIMIT) are checked against declared sizes before anything is written and against the bytes
- * actually decompressed, so a decompression bomb stops early. The whole input is consumed (a caller may hash
- * it on the way). Returns every entry in archive order; files carry the sha256 of what was written.
+ * actually decompressed, so a decompression bomb stops early. A stream is paused at once and then consumed to
+ * its end, so a caller may hash it with a 'data' listener; on an error it is destroyed. Returns every entry in archive order; files carry the sha256 of what was written.
  */
 export async function extractArchive(
   input: string | NodeJS.ReadableStream,
   targetDir: string,
   opts: { limits?: Partial<ExtractLimits>; label?: string } = {},
 ): Promise<ExtractedFile[]> {
+  // Paused before the first await: with a 'data' listener on it (a caller hashing the download), a flowing
+  // stream would otherwise pass chunks to that listener that extraction never sees.
+  if (typeof input !== 'string') input.pause();
   const st = newState(targetDir, opts.label ?? (typeof input === 'string' ? input : 'archive'), opts.limits);
   await makeTarget(targetDir);
   try {
@@ -335,6 +338,11 @@ function asArchiveError(e: unknown, st: ExtractState): unknown {
   if (code.startsWith('Z_'))
     return fail('E_ARCHIVE_CORRUPT', st, `is not valid gzip data (${(e as Error).message})`, e);
   return e;
+}
+
+/** Metadata problems are reported against the entry before them, the only name known at that point. */
+function followedBy(st: ExtractState): string {
+  return st.current === undefined ? 'starts with' : 'is followed by';
 }
 
 function fail(code: keyof typeof HINT, st: ExtractState, reason: string, cause?: unknown): AppError {
@@ -427,7 +435,11 @@ class ByteReader {
   }
 }
 
-/** Every decompressed byte must be a header, declared data, padding or the short trailer: a bomb stops here. */
+/**
+ * Every decompressed byte must be a header, declared data, block padding or the short trailer. This is what
+ * stops a bomb that declares little and inflates to a lot (e.g. zeros after the end-of-archive marker);
+ * declared sizes are checked against the limits on their own before any data is written.
+ */
 function countInflated(st: ExtractState, n: number): void {
   st.inflated += n;
   const allowed = st.declared + 2 * BLOCK * (st.headers + 2) + MAX_TRAILER_BYTES + LOOKAHEAD_BYTES;
@@ -455,7 +467,7 @@ async function readArchive(reader: ByteReader, st: ExtractState): Promise<void> 
       );
     st.headers++;
     const d = decodeHeader(block);
-    if (d.kind === 'bad') throw fail('E_ARCHIVE_CORRUPT', st, `is followed by a bad header: ${d.reason}`);
+    if (d.kind === 'bad') throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} a bad header: ${d.reason}`);
     if (d.kind === 'zero') {
       if (metaRun > 0)
         throw fail('E_ARCHIVE_CORRUPT', st, 'has a pax or long-name header with no entry after it');
@@ -464,7 +476,7 @@ async function readArchive(reader: ByteReader, st: ExtractState): Promise<void> 
     }
     if (['x', 'g', 'L', 'K'].includes(d.header.type)) {
       if (++metaRun > MAX_META_RUN)
-        throw fail('E_ARCHIVE_CORRUPT', st, `is followed by more than ${MAX_META_RUN} metadata headers`);
+        throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} more than ${MAX_META_RUN} metadata headers`);
       meta = await readMeta(reader, st, d.header, meta);
       continue;
     }
@@ -474,20 +486,14 @@ async function readArchive(reader: ByteReader, st: ExtractState): Promise<void> 
   }
 }
 
-/** After the first zero block: the second one, then nothing but a little zero padding. */
+/**
+ * After the first zero block: nothing but zero padding (the second zero block, then the rest of the last
+ * record). Its length is bounded by countInflated, which allows MAX_TRAILER_BYTES for it.
+ */
 async function readTrailer(reader: ByteReader, st: ExtractState): Promise<void> {
   st.current = undefined;
-  let trailing = 0;
-  for (let piece = await reader.next(64 * KiB); piece !== undefined; piece = await reader.next(64 * KiB)) {
+  for (let piece = await reader.next(64 * KiB); piece !== undefined; piece = await reader.next(64 * KiB))
     if (!isZero(piece)) throw fail('E_ARCHIVE_CORRUPT', st, 'has data after its end-of-archive marker');
-    trailing += piece.length;
-    if (trailing > MAX_TRAILER_BYTES)
-      throw fail(
-        'E_ARCHIVE_LIMIT',
-        st,
-        `has more than ${MAX_TRAILER_BYTES} bytes after its end-of-archive marker (a fixed limit)`,
-      );
-  }
 }
 
 async function readMeta(reader: ByteReader, st: ExtractState, h: TarHeader, meta: Meta): Promise<Meta> {
@@ -495,7 +501,7 @@ async function readMeta(reader: ByteReader, st: ExtractState, h: TarHeader, meta
     throw fail(
       'E_ARCHIVE_LIMIT',
       st,
-      `has a ${h.size}-byte metadata header '${h.type}'; the fixed limit is ${MAX_META_BYTES}`,
+      `${followedBy(st)} a ${h.size}-byte metadata header '${h.type}'; the fixed limit is ${MAX_META_BYTES}`,
     );
   st.declared += h.size;
   const body = await readExactly(reader, st, h.size);
@@ -506,7 +512,7 @@ async function readMeta(reader: ByteReader, st: ExtractState, h: TarHeader, meta
   }
   const pax = parsePax(body);
   if (pax.kind === 'bad')
-    throw fail('E_ARCHIVE_CORRUPT', st, `is followed by a bad pax header: ${pax.reason}`);
+    throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} a bad pax header: ${pax.reason}`);
   return h.type === 'g' ? checkGlobalPax(pax.records, st, meta) : applyPax(pax.records, st, meta);
 }
 
@@ -515,7 +521,7 @@ function longName(body: Buffer, st: ExtractState): string {
   while (end > 0 && body[end - 1] === 0) end--;
   const name = body.toString('utf8', 0, end);
   if (!Buffer.from(name, 'utf8').equals(body.subarray(0, end)))
-    throw fail('E_ARCHIVE_CORRUPT', st, 'is followed by a GNU long name that is not UTF-8');
+    throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} a GNU long name that is not UTF-8`);
   return name;
 }
 
@@ -530,7 +536,7 @@ function applyPax(records: ReadonlyMap<string, string>, st: ExtractState, meta: 
         throw fail('E_ARCHIVE_CORRUPT', st, `has a bad pax size ${JSON.stringify(value)}`);
       out = { ...out, size };
     } else if (key.startsWith('GNU.sparse.'))
-      throw fail('E_ARCHIVE_UNSAFE', st, 'is followed by a GNU sparse file, which is not supported');
+      throw fail('E_ARCHIVE_UNSAFE', st, `${followedBy(st)} a GNU sparse file, which is not supported`);
   }
   return out;
 }
@@ -542,7 +548,7 @@ function checkGlobalPax(records: ReadonlyMap<string, string>, st: ExtractState, 
       throw fail(
         'E_ARCHIVE_UNSAFE',
         st,
-        `is followed by a global pax header that sets ${JSON.stringify(key)} for all entries`,
+        `${followedBy(st)} a global pax header that sets ${JSON.stringify(key)} for all entries`,
       );
   return meta;
 }
@@ -584,32 +590,32 @@ async function readEntry(reader: ByteReader, st: ExtractState, h: TarHeader, met
 
 /** Validate one entry against every rule that needs no I/O; undefined for the archive root ("./"). */
 function planEntry(st: ExtractState, h: TarHeader, meta: Meta): Planned | undefined {
-  const raw = meta.path ?? h.name;
-  st.current = raw;
+  st.current = meta.path ?? h.name;
   if (++st.entries > st.limits.maxEntries)
     throw fail('E_ARCHIVE_LIMIT', st, `is past the entry-count limit maxEntries = ${st.limits.maxEntries}`);
-  const kind = entryKind(h.type);
-  const linkTarget = meta.linkpath ?? h.linkname;
-  if (!kind.ok)
-    throw fail(
-      'E_ARCHIVE_UNSAFE',
-      st,
-      h.type === '1' ? `${kind.reason} (it links to ${JSON.stringify(linkTarget)})` : kind.reason,
-    );
-  const norm = normalizeEntryPath(raw);
+  const norm = normalizeEntryPath(st.current);
   if (!norm.ok) throw fail('E_ARCHIVE_UNSAFE', st, norm.reason);
+  if (norm.path !== '') st.current = norm.path;
+  const linkTarget = meta.linkpath ?? h.linkname;
+  const kind = allowedKind(st, h, linkTarget);
   const size = meta.size ?? h.size;
-  if (kind.kind !== 'file' && size !== 0)
-    throw fail('E_ARCHIVE_CORRUPT', st, `is a ${kind.kind} with ${size} bytes of data`);
+  if (kind !== 'file' && size !== 0)
+    throw fail('E_ARCHIVE_CORRUPT', st, `is a ${kind} with ${size} bytes of data`);
   if (norm.path === '') {
-    if (kind.kind === 'dir') return undefined;
+    if (kind === 'dir') return undefined;
     throw fail('E_ARCHIVE_UNSAFE', st, 'names the target directory itself');
   }
-  st.current = norm.path;
   if (st.seen.has(norm.path))
     throw fail('E_ARCHIVE_UNSAFE', st, 'appears twice; a second entry could replace a checked one');
   st.seen.add(norm.path);
-  return { path: norm.path, kind: kind.kind, mode: modeFor(kind.kind, h.mode), size, linkTarget };
+  return { path: norm.path, kind, mode: modeFor(kind, h.mode), size, linkTarget };
+}
+
+function allowedKind(st: ExtractState, h: TarHeader, linkTarget: string): ArchiveEntryKind {
+  const kind = entryKind(h.type);
+  if (kind.ok) return kind.kind;
+  const to = h.type === '1' ? ` (it links to ${JSON.stringify(linkTarget)})` : '';
+  throw fail('E_ARCHIVE_UNSAFE', st, kind.reason + to);
 }
 
 /** rwx bits only, never group/other write; the owner can always read and write what it extracted. */

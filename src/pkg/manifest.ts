@@ -30,7 +30,8 @@ export interface PackageManifest {
 }
 
 export function manifestOf(meta: StoreMeta, archive: PackageManifest['archive']): PackageManifest {
-  const { formatVersion: _v, buildInputs: _b, ...rest } = meta;
+  // The store's formatVersion is not the package's; what the build saw (buildInputs) is not needed to install.
+  const rest = without(meta, ['formatVersion', 'buildInputs']);
   return { formatVersion: PKG_FORMAT_VERSION, kind: 'ferry-package', ...rest, archive };
 }
 
@@ -40,8 +41,12 @@ export function serializeManifest(m: PackageManifest): Buffer {
 
 /** The store metadata a manifest becomes once its files are in place under `root`. */
 export function metaOf(m: PackageManifest, files: PackageManifest['files'], root: string): StoreMeta {
-  const { formatVersion: _v, kind: _k, archive: _a, ...rest } = m;
+  const rest = without(m, ['formatVersion', 'kind', 'archive']);
   return { formatVersion: 1, ...rest, buildInputs: [], files, embeddedRoot: root };
+}
+
+function without<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Omit<T, K> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k as K))) as Omit<T, K>;
 }
 
 /** Validates everything the installer relies on; a cache's manifest is attacker-controlled until verified. */
@@ -57,7 +62,7 @@ export function parseManifest(bytes: Uint8Array, what: string): PackageManifest 
   } catch {
     return bad('not JSON');
   }
-  if (typeof m !== 'object' || m === null || m.kind !== 'ferry-package') bad('not a ferry package manifest');
+  if (m?.kind !== 'ferry-package') bad('not a ferry package manifest');
   if (typeof m.formatVersion !== 'number' || m.formatVersion > PKG_FORMAT_VERSION)
     throw new AppError(
       'E_PKG_FORMAT',

@@ -80,7 +80,7 @@ export async function installPackage(
     if (await store.has(m.id)) return false;
     await fs.rmdir(tmp);
     const got = await extractHashed(archivePath, tmp, what, m.archive.sha256);
-    const files = await checkFiles(m, got, what);
+    const files = checkFiles(m, got, what);
     const moved = await relocateInto(tmp, m, files, store.rootDir);
     await store.register(tmp, metaOf(m, moved, store.rootDir));
     return true;
@@ -115,7 +115,7 @@ async function extractHashed(archive: string, target: string, what: string, want
 }
 
 /** Every entry must be in the manifest with the same content, and every manifest entry must be present. */
-async function checkFiles(m: PackageManifest, got: readonly ExtractedFile[], what: string) {
+function checkFiles(m: PackageManifest, got: readonly ExtractedFile[], what: string) {
   const seen = new Set<string>();
   for (const e of got) {
     const want = m.files[e.path];

@@ -3,7 +3,15 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { examplePorts, ferryBin, makeSandbox, runCli, type Sandboxed } from '../helpers/cli.js';
+import {
+  examplePorts,
+  ferryBin,
+  makeSandbox,
+  runCli,
+  writeRecipe,
+  writeSource,
+  type Sandboxed,
+} from '../helpers/cli.js';
 
 /**
  * Build once on root A, publish to a cache directory, install the binaries on roots elsewhere (other paths,
@@ -152,6 +160,38 @@ describe('binary packages and caches', () => {
     const e = await fresh(['cache', 'info', dir]);
     assert.equal(e.code, 1);
     assert.match(e.stderr, /E_CACHE_EXPIRED/);
+  });
+
+  test('files that embed the building root are rewritten for the installing root', async () => {
+    const tree = join(sb.dir, 'ports-where');
+    await writeSource(tree, 'where', 'src', { 'data.txt': 'payload\n' });
+    const script = [
+      'mkdir -p "$PREFIX/bin" "$PREFIX/share"',
+      'cp data.txt "$PREFIX/share/data.txt"',
+      'printf \'#!/bin/sh\\ncat %s/share/data.txt\\n\' "$PREFIX" > "$PREFIX/bin/where"',
+      'chmod 755 "$PREFIX/bin/where"',
+    ].join('\n');
+    await writeRecipe(
+      tree,
+      'where',
+      '1.0',
+      `[[source]]\npath = "src"\n[build]\nsystem = "script"\nscript = """\n${script}\n"""\n`,
+    );
+    const where = join(sb.dir, 'cache-where');
+    assert.equal((await sb.ferry(['--ports', tree, 'build', 'where'])).code, 0);
+    const p = await sb.ferry(['--ports', tree, 'cache', 'push', where, 'where']);
+    assert.equal(p.code, 0, p.stderr);
+    const rootC = join(sb.dir, 'elsewhere', 'c');
+    const c = (args: readonly string[]) =>
+      runCli([ferryBin, '--root', rootC, '--ports', tree, ...args], sb.env);
+    await c(['keys', 'trust', publicKey]);
+    const r = await c(['install', '--substituter', where, '--no-build', 'where']);
+    assert.equal(r.code, 0, r.stderr);
+    const run = spawnSync(join(rootC, 'profiles/default/bin/where'), []);
+    assert.equal(run.stdout.toString(), 'payload\n', run.stderr.toString());
+    const text = await fs.readFile(join(rootC, 'profiles/default/bin/where'), 'utf8');
+    assert.ok(text.includes(rootC) && !text.includes(sb.root), text);
+    assert.equal((await c(['verify'])).code, 0);
   });
 
   test('an exported profile runs wherever it is extracted', async () => {
