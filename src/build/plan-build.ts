@@ -36,10 +36,11 @@ export interface BuildReport {
 export async function buildPlan(
   ctx: Context,
   store: Store,
-  plan: Plan,
+  planOrRealised: Plan | RealisedPlan,
   opts: BuildPlanOptions,
 ): Promise<BuildReport> {
-  const { ids } = await realisePlanIds(plan);
+  const realised = 'ids' in planOrRealised ? planOrRealised : await realisePlanIds(planOrRealised);
+  const { plan, ids } = realised;
   const idOf = (k: PackageKey): StoreId => {
     const id = ids.get(k);
     if (id === undefined) throw new Error(`Assertion failed: no store id for ${k}`);
@@ -66,7 +67,7 @@ export async function buildPlan(
         {
           node,
           id: idOf(key),
-          sourceHashes: await sourceHashes(node),
+          sourceHashes: realised.sourceHashes.get(key) ?? (await sourceHashes(node)),
           references: node.runDeps.map(idOf),
           runInputs: runInputs.map(idOf),
           buildOnlyInputs: buildOnly.map(idOf),

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AppError } from '../core/index.js';
+import { AppError, RecordingReporter } from '../core/index.js';
 import { openCache, pushToDir, serveCache, substitute, type SubstituteResult } from '../cache/index.js';
 import {
   formatKey,
@@ -189,6 +189,15 @@ export async function cacheServeCommand(app: App, args: readonly string[]) {
   return { served: resolve(dir), port: actual };
 }
 
+/** Options for a substitution that asks no cache (nothing is read from them). */
+const SKIP = {
+  trust: { trusted: [], allowUntrusted: false },
+  host: { os: '', arch: '', glibc: undefined },
+  now: new Date(0),
+  reporter: new RecordingReporter(),
+  parallel: 1,
+};
+
 /**
  * Before building: fetch from the substituters every store path of the plan's run closure the store lacks.
  * What no cache has (or what fails verification) is left to the build.
@@ -204,6 +213,9 @@ export async function substitutePlan(
   const wanted = runClosure(plan, plan.roots)
     .map((k) => ids.get(k))
     .filter((id): id is StoreId => id !== undefined);
+  let missing = false;
+  for (const id of wanted) if (!(await store.has(id))) missing = true;
+  if (!missing || urls.length === 0) return substitute(store, [], wanted, SKIP);
   return substitute(store, urls, wanted, {
     trust: { trusted: config.trustedKeys, allowUntrusted: app.options['allow-untrusted'] === true },
     host: hostPlatform(),

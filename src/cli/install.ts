@@ -9,7 +9,8 @@ import {
   type GenerationManifest,
   type GenerationPackage,
 } from '../profile/index.js';
-import type { StoreId } from '../store/index.js';
+import type { Store, StoreId } from '../store/index.js';
+import { NoSandbox } from '../platform/index.js';
 import { showFile, type App } from './app.js';
 import { substitutePlan } from './binary.js';
 import { intOption, stringOption } from './args.js';
@@ -56,15 +57,18 @@ export async function resolveAndBuild(
 /** Build every node of an already resolved plan (from the resolver or a lock). */
 export async function buildResolved(app: App, plan: Plan) {
   const store = await app.store();
-  const { ids } = await realisePlanIds(plan);
+  const realised = await realisePlanIds(plan);
+  const ids = realised.ids;
   await store.addTempRoots(ids.values());
   const substituted = await substitutePlan(app, store, plan, ids);
   if (app.options['no-build'] === true && substituted.missing.length > 0)
     throw new AppError('E_CACHE_MISSING', `no cache has ${substituted.missing.join(', ')} (--no-build)`, {
       hint: 'push them from a machine that built them (ferry cache push), or drop --no-build to build here',
     });
-  const report = await buildPlan(app.ctx, store, plan, {
-    sandbox: await app.sandbox(),
+  // Probing the sandbox starts a process: only worth it when something is left to build.
+  const toBuild = await someMissing(store, ids.values());
+  const report = await buildPlan(app.ctx, store, realised, {
+    sandbox: toBuild ? await app.sandbox() : new NoSandbox(),
     jobs: defaultJobs(),
     parallel: intOption(app.options, 'jobs', defaultJobs()) || 1,
     keepGoing: app.options['keep-going'] === true,
@@ -72,6 +76,11 @@ export async function buildResolved(app: App, plan: Plan) {
     index: app.index(),
   });
   return { plan, report, store, substituted: substituted.installed };
+}
+
+async function someMissing(store: Store, ids: Iterable<StoreId>): Promise<boolean> {
+  for (const id of ids) if (!(await store.has(id))) return true;
+  return false;
 }
 
 export function summarise(

@@ -130,7 +130,7 @@ async function makeTree(root: string): Promise<void> {
     ['lib/libgreet.so', 'libgreet.so.1'],
     ['bin/greet-lib', '../lib/libgreet.so'],
     ['share/dangling', 'does-not-exist'],
-    ['share/long-link', `${LONGEST.replace(/^p+\//, '../share/')}`.slice(0, 200)],
+    ['share/long-link', LONGEST.replace(/^p+\//, '../share/').slice(0, 200)],
     ['self', '.'],
   ];
   for (const [rel, target] of links) await fs.symlink(target, join(root, rel));
@@ -562,9 +562,9 @@ const CASES: readonly Case[] = [
   {
     name: 'pax-global-path',
     code: 'E_ARCHIVE_UNSAFE',
-    message: /starts with a global pax header that sets "path" for all entries/,
+    message: /the archive has a global pax header that sets "path" for all entries/,
   },
-  { name: 'pax-sparse', code: 'E_ARCHIVE_UNSAFE', message: /sparse/ },
+  { name: 'pax-sparse', code: 'E_ARCHIVE_UNSAFE', message: /the archive has a GNU sparse file/ },
   { name: 'gnu-long-dotdot', code: 'E_ARCHIVE_UNSAFE', message: /x{120}\/\.\.\/\.\.\/escape" climbs out/ },
   {
     name: 'gnu-longlink-absolute',
@@ -592,10 +592,22 @@ const CASES: readonly Case[] = [
     limits: { maxFileBytes: 4096 },
   },
   { name: 'dir-with-data', code: 'E_ARCHIVE_CORRUPT', message: /"d" is a dir with 10 bytes of data/ },
-  { name: 'truncated-gzip', code: 'E_ARCHIVE_CORRUPT', message: /"f" is not valid gzip data/ },
+  {
+    name: 'truncated-gzip',
+    code: 'E_ARCHIVE_CORRUPT',
+    message: /the archive is not valid gzip data \(unexpected end of file\) \(last entry: "f"\)/,
+  },
   { name: 'truncated-tar', code: 'E_ARCHIVE_CORRUPT', message: /"f" is truncated/ },
-  { name: 'truncated-header', code: 'E_ARCHIVE_CORRUPT', message: /"a" is truncated in a header/ },
-  { name: 'no-end-marker', code: 'E_ARCHIVE_CORRUPT', message: /"a" ends without an end-of-archive marker/ },
+  {
+    name: 'truncated-header',
+    code: 'E_ARCHIVE_CORRUPT',
+    message: /the archive is truncated in a header \(last entry: "a"\)/,
+  },
+  {
+    name: 'no-end-marker',
+    code: 'E_ARCHIVE_CORRUPT',
+    message: /the archive ends without an end-of-archive marker \(last entry: "a"\)/,
+  },
   {
     name: 'one-zero-block-then-data',
     code: 'E_ARCHIVE_CORRUPT',
@@ -605,13 +617,13 @@ const CASES: readonly Case[] = [
   {
     name: 'bad-checksum',
     code: 'E_ARCHIVE_CORRUPT',
-    message: /the archive starts with a bad header: header checksum/,
+    message: /the archive has a bad header: header checksum is \d+, the header sums to \d+$/,
   },
   { name: 'bad-gzip-data', code: 'E_ARCHIVE_CORRUPT', message: /not valid gzip data/ },
   { name: 'bad-gzip-crc', code: 'E_ARCHIVE_CORRUPT', message: /not valid gzip data/ },
   { name: 'bad-gzip-header', code: 'E_ARCHIVE_CORRUPT', message: /not valid gzip data/ },
   { name: 'not-tar', code: 'E_ARCHIVE_CORRUPT', message: /bad header/ },
-  { name: 'empty', code: 'E_ARCHIVE_CORRUPT', message: /the archive ends without an end-of-archive marker/ },
+  { name: 'empty', code: 'E_ARCHIVE_CORRUPT', message: /the archive ends without an end-of-archive marker$/ },
 ];
 
 /** The sentinel next to the target, then a snapshot of everything the case could touch. */
@@ -686,7 +698,10 @@ describe('hostile archives', { skip: skipWithout(python) }, () => {
     input.on('data', (chunk) => (pulled += chunk.length));
     await assert.rejects(
       extractArchive(input, target),
-      code('E_ARCHIVE_LIMIT', /the archive decompresses to more than its entries declare/),
+      code(
+        'E_ARCHIVE_LIMIT',
+        /the archive decompresses to more than its headers and declared sizes account for/,
+      ),
     );
     const size = (await fs.stat(file)).size;
     assert.ok(pulled < size / 4, `read ${pulled} of ${size} compressed bytes`);

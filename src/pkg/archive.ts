@@ -336,20 +336,37 @@ function asArchiveError(e: unknown, st: ExtractState): unknown {
   if (isAppError(e)) return e;
   const code = e instanceof Error && 'code' in e ? String(e.code) : '';
   if (code.startsWith('Z_'))
-    return fail('E_ARCHIVE_CORRUPT', st, `is not valid gzip data (${(e as Error).message})`, e);
+    return failArchive('E_ARCHIVE_CORRUPT', st, `is not valid gzip data (${(e as Error).message})`, {
+      cause: e,
+    });
   return e;
 }
 
-/** Metadata problems are reported against the entry before them, the only name known at that point. */
-function followedBy(st: ExtractState): string {
-  return st.current === undefined ? 'starts with' : 'is followed by';
+type ArchiveCode = keyof typeof HINT;
+
+interface FailOptions {
+  readonly cause?: unknown;
+  readonly hint?: string;
 }
 
-function fail(code: keyof typeof HINT, st: ExtractState, reason: string, cause?: unknown): AppError {
-  const subject = st.current === undefined ? 'the archive' : `entry ${JSON.stringify(st.current)}`;
-  return new AppError(code, `${st.label}: ${subject} ${reason}`, {
-    hint: HINT[code],
-    cause,
+const FIXED_LIMIT_HINT = 'no real package comes near this fixed limit; do not use the archive';
+
+/** A problem with the entry being read: `<label>: entry "<path>" <reason>`. */
+function fail(code: ArchiveCode, st: ExtractState, reason: string, o: FailOptions = {}): AppError {
+  if (st.current === undefined) return failArchive(code, st, reason, o);
+  return archiveError(code, st, `entry ${JSON.stringify(st.current)} ${reason}`, o);
+}
+
+/** A problem with the archive's structure: `<label>: the archive <reason> (last entry: "<path>")`. */
+function failArchive(code: ArchiveCode, st: ExtractState, reason: string, o: FailOptions = {}): AppError {
+  const last = st.current === undefined ? '' : ` (last entry: ${JSON.stringify(st.current)})`;
+  return archiveError(code, st, `the archive ${reason}${last}`, o);
+}
+
+function archiveError(code: ArchiveCode, st: ExtractState, text: string, o: FailOptions): AppError {
+  return new AppError(code, `${st.label}: ${text}`, {
+    hint: o.hint ?? HINT[code],
+    cause: o.cause,
     details: { archive: st.label, ...(st.current === undefined ? {} : { entry: st.current }) },
   });
 }
@@ -444,46 +461,51 @@ function countInflated(st: ExtractState, n: number): void {
   st.inflated += n;
   const allowed = st.declared + 2 * BLOCK * (st.headers + 2) + MAX_TRAILER_BYTES + LOOKAHEAD_BYTES;
   if (st.inflated > allowed)
-    throw fail(
+    throw failArchive(
       'E_ARCHIVE_LIMIT',
       st,
-      `decompresses to more than its entries declare (${st.inflated} bytes after ${st.headers} headers and ${st.declared} bytes of data)`,
+      `decompresses to more than its headers and declared sizes account for (${st.inflated} bytes from ${st.headers} headers declaring ${st.declared}): the shape of a decompression bomb`,
+      { hint: FIXED_LIMIT_HINT },
     );
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Headers in
 
+const META_TYPES: ReadonlySet<string> = new Set(['x', 'g', 'L', 'K']);
+
 async function readArchive(reader: ByteReader, st: ExtractState): Promise<void> {
   let meta: Meta = {};
   let metaRun = 0;
   for (;;) {
-    const block = await reader.read(BLOCK);
-    if (block.length < BLOCK)
-      throw fail(
-        'E_ARCHIVE_CORRUPT',
-        st,
-        block.length === 0 ? 'ends without an end-of-archive marker' : 'is truncated in a header',
-      );
-    st.headers++;
-    const d = decodeHeader(block);
-    if (d.kind === 'bad') throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} a bad header: ${d.reason}`);
-    if (d.kind === 'zero') {
+    const h = await readHeader(reader, st);
+    if (h === 'end') {
       if (metaRun > 0)
-        throw fail('E_ARCHIVE_CORRUPT', st, 'has a pax or long-name header with no entry after it');
+        throw failArchive('E_ARCHIVE_CORRUPT', st, 'has a pax or long-name header with no entry after it');
       await readTrailer(reader, st);
       return;
     }
-    if (['x', 'g', 'L', 'K'].includes(d.header.type)) {
+    if (META_TYPES.has(h.type)) {
       if (++metaRun > MAX_META_RUN)
-        throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} more than ${MAX_META_RUN} metadata headers`);
-      meta = await readMeta(reader, st, d.header, meta);
+        throw failArchive('E_ARCHIVE_CORRUPT', st, `has more than ${MAX_META_RUN} metadata headers in a row`);
+      meta = await readMeta(reader, st, h, meta);
       continue;
     }
-    await readEntry(reader, st, d.header, meta);
+    await readEntry(reader, st, h, meta);
     meta = {};
     metaRun = 0;
   }
+}
+
+/** The next header, or 'end' at the first zero block. */
+async function readHeader(reader: ByteReader, st: ExtractState): Promise<TarHeader | 'end'> {
+  const block = await reader.read(BLOCK);
+  if (block.length === 0) throw failArchive('E_ARCHIVE_CORRUPT', st, 'ends without an end-of-archive marker');
+  if (block.length < BLOCK) throw failArchive('E_ARCHIVE_CORRUPT', st, 'is truncated in a header');
+  st.headers++;
+  const d = decodeHeader(block);
+  if (d.kind === 'bad') throw failArchive('E_ARCHIVE_CORRUPT', st, `has a bad header: ${d.reason}`);
+  return d.kind === 'zero' ? 'end' : d.header;
 }
 
 /**
@@ -493,26 +515,27 @@ async function readArchive(reader: ByteReader, st: ExtractState): Promise<void> 
 async function readTrailer(reader: ByteReader, st: ExtractState): Promise<void> {
   st.current = undefined;
   for (let piece = await reader.next(64 * KiB); piece !== undefined; piece = await reader.next(64 * KiB))
-    if (!isZero(piece)) throw fail('E_ARCHIVE_CORRUPT', st, 'has data after its end-of-archive marker');
+    if (!isZero(piece))
+      throw failArchive('E_ARCHIVE_CORRUPT', st, 'has data after its end-of-archive marker');
 }
 
 async function readMeta(reader: ByteReader, st: ExtractState, h: TarHeader, meta: Meta): Promise<Meta> {
   if (h.size > MAX_META_BYTES)
-    throw fail(
+    throw failArchive(
       'E_ARCHIVE_LIMIT',
       st,
-      `${followedBy(st)} a ${h.size}-byte metadata header '${h.type}'; the fixed limit is ${MAX_META_BYTES}`,
+      `has a ${h.size}-byte metadata header (type ${JSON.stringify(h.type)}), over the fixed limit of ${MAX_META_BYTES}`,
+      { hint: FIXED_LIMIT_HINT },
     );
   st.declared += h.size;
   const body = await readExactly(reader, st, h.size);
-  await skip(reader, st, padding(h.size));
+  await readExactly(reader, st, padding(h.size));
   if (h.type === 'L' || h.type === 'K') {
     const name = longName(body, st);
     return h.type === 'L' ? { ...meta, path: name } : { ...meta, linkpath: name };
   }
   const pax = parsePax(body);
-  if (pax.kind === 'bad')
-    throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} a bad pax header: ${pax.reason}`);
+  if (pax.kind === 'bad') throw failArchive('E_ARCHIVE_CORRUPT', st, `has a bad pax header: ${pax.reason}`);
   return h.type === 'g' ? checkGlobalPax(pax.records, st, meta) : applyPax(pax.records, st, meta);
 }
 
@@ -521,7 +544,7 @@ function longName(body: Buffer, st: ExtractState): string {
   while (end > 0 && body[end - 1] === 0) end--;
   const name = body.toString('utf8', 0, end);
   if (!Buffer.from(name, 'utf8').equals(body.subarray(0, end)))
-    throw fail('E_ARCHIVE_CORRUPT', st, `${followedBy(st)} a GNU long name that is not UTF-8`);
+    throw failArchive('E_ARCHIVE_CORRUPT', st, 'has a GNU long name that is not UTF-8');
   return name;
 }
 
@@ -530,37 +553,36 @@ function applyPax(records: ReadonlyMap<string, string>, st: ExtractState, meta: 
   for (const [key, value] of records) {
     if (key === 'path') out = { ...out, path: value };
     else if (key === 'linkpath') out = { ...out, linkpath: value };
-    else if (key === 'size') {
-      const size = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
-      if (!Number.isSafeInteger(size))
-        throw fail('E_ARCHIVE_CORRUPT', st, `has a bad pax size ${JSON.stringify(value)}`);
-      out = { ...out, size };
-    } else if (key.startsWith('GNU.sparse.'))
-      throw fail('E_ARCHIVE_UNSAFE', st, `${followedBy(st)} a GNU sparse file, which is not supported`);
+    else if (key === 'size') out = { ...out, size: paxSize(value, st) };
+    else if (key.startsWith('GNU.sparse.'))
+      throw failArchive('E_ARCHIVE_UNSAFE', st, 'has a GNU sparse file, which ferry does not extract');
   }
   return out;
+}
+
+function paxSize(value: string, st: ExtractState): number {
+  const size = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(size))
+    throw failArchive('E_ARCHIVE_CORRUPT', st, `has a bad pax size ${JSON.stringify(value)}`);
+  return size;
 }
 
 /** A global header applies to every later entry; one that renames or resizes them is refused, the rest ignored. */
 function checkGlobalPax(records: ReadonlyMap<string, string>, st: ExtractState, meta: Meta): Meta {
   for (const key of records.keys())
     if (key === 'path' || key === 'linkpath' || key === 'size' || key.startsWith('GNU.sparse.'))
-      throw fail(
+      throw failArchive(
         'E_ARCHIVE_UNSAFE',
         st,
-        `${followedBy(st)} a global pax header that sets ${JSON.stringify(key)} for all entries`,
+        `has a global pax header that sets ${JSON.stringify(key)} for all entries`,
       );
   return meta;
 }
 
 async function readExactly(reader: ByteReader, st: ExtractState, n: number): Promise<Buffer> {
   const buf = await reader.read(n);
-  if (buf.length < n) throw fail('E_ARCHIVE_CORRUPT', st, 'is truncated');
+  if (buf.length < n) throw failArchive('E_ARCHIVE_CORRUPT', st, 'is truncated');
   return buf;
-}
-
-async function skip(reader: ByteReader, st: ExtractState, n: number): Promise<void> {
-  await readExactly(reader, st, n);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -695,7 +717,7 @@ async function writeFile(reader: ByteReader, st: ExtractState, e: Planned, abs: 
   } finally {
     await fh.close();
   }
-  await skip(reader, st, padding(e.size));
+  await readExactly(reader, st, padding(e.size));
   const sha256 = hash.digest('hex') as Sha256;
   st.out.push({ path: e.path, kind: 'file', mode: e.mode, size: e.size, sha256 });
 }
@@ -703,9 +725,9 @@ async function writeFile(reader: ByteReader, st: ExtractState, e: Planned, abs: 
 /** EEXIST and ELOOP can only mean the archive aimed an entry at something an earlier entry made. */
 function mapCreateError(e: unknown, st: ExtractState): unknown {
   if (isErrno(e, 'EEXIST') || isErrno(e, 'ELOOP'))
-    return fail('E_ARCHIVE_UNSAFE', st, 'collides with an earlier entry', e);
+    return fail('E_ARCHIVE_UNSAFE', st, 'collides with an earlier entry', { cause: e });
   if (isErrno(e, 'ENAMETOOLONG'))
-    return fail('E_ARCHIVE_UNSAFE', st, 'has a name too long for this file system', e);
+    return fail('E_ARCHIVE_UNSAFE', st, 'has a name too long for this file system', { cause: e });
   return e;
 }
 

@@ -124,7 +124,11 @@ describe('headers', () => {
   const damaged: [string, (b: Buffer) => void, RegExp][] = [
     ['a flipped name byte', (b) => void (b[0] = 0x78), /checksum/],
     ['a flipped size byte', (b) => void (b[130] = 0x37), /checksum/],
-    ['a checksum that is not a number', (b) => void b.write('zzzzzz', 148, 'latin1'), /checksum/],
+    [
+      'a checksum that is not a number',
+      (b) => void b.write('zzzzzz', 148, 'latin1'),
+      /checksum field is not a number/,
+    ],
     ['no ustar magic', (b) => void b.write('xxxxx\0', 257, 'latin1'), /magic/],
     ['a size that is not octal', (b) => void b.write('0000000009\0', 124, 'latin1'), /size/],
     ['a name that is not UTF-8', (b) => void (b[1] = 0xff), /UTF-8/],
@@ -133,7 +137,7 @@ describe('headers', () => {
     it(`refuses a header with ${what}`, () => {
       const block = good();
       damage(block);
-      if (!/checksum/.test(reason.source)) fixChecksum(block);
+      if (!reason.source.includes('checksum')) fixChecksum(block);
       const d = decodeHeader(block);
       assert.equal(d.kind, 'bad');
       assert.match(d.kind === 'bad' ? d.reason : '', reason);

@@ -155,10 +155,11 @@ export function decodeHeader(block: Uint8Array): DecodedBlock {
   if (isZero(block)) return { kind: 'zero' };
   const stored = decodeNumber(field(block, F.chksum));
   const sums = checksums(block);
+  if (stored === undefined) return { kind: 'bad', reason: 'header checksum field is not a number' };
   if (stored !== sums.unsigned && stored !== sums.signed)
     return {
       kind: 'bad',
-      reason: `header checksum is ${String(stored)}, the header sums to ${sums.unsigned}`,
+      reason: `header checksum is ${stored}, the header sums to ${sums.unsigned}`,
     };
   const magic = latin1(field(block, F.magic));
   if (magic !== USTAR_MAGIC && magic !== GNU_MAGIC)
