@@ -483,15 +483,12 @@ make('too-much-data', [reg('f%d' % i, b'x' * 4096) for i in range(3)])
 make('file-too-big', [reg('f', b'x' * 5000)])
 make('dir-with-data', [special('d', tarfile.DIRTYPE, size=10)])
 
-class Zeros:
-    def __init__(self, n): self.left = n
-    def read(self, n=-1):
-        n = self.left if n < 0 else min(n, self.left); self.left -= n; return bytes(n)
-with tarfile.open(os.path.join(out, 'bomb.tar.gz'), 'w:gz', compresslevel=9) as t:
-    ti = tarfile.TarInfo('zeros'); ti.size = 200 * 10**6; t.addfile(ti, Zeros(ti.size))
-with gzip.open(os.path.join(out, 'bomb-trailer.tar.gz'), 'wb', 9) as g:
-    g.write(tar([reg('a', b'x')]))
-    for _ in range(200): g.write(bytes(10**6))
+# Bombs as concatenated gzip members (gunzip reads them as one stream): 1 MB of zeros compresses to ~1 KB
+# once, and repeating that member makes a bomb of any size instantly.
+zeros = gzip.compress(bytes(10**6), 9, mtime=0)
+header = tarfile.TarInfo('zeros'); header.size = 10**9
+raw('bomb', gzip.compress(header.tobuf(tarfile.PAX_FORMAT), 9, mtime=0) + zeros * 1000 + gzip.compress(bytes(1024), 9, mtime=0))
+raw('bomb-trailer', gzip.compress(tar([reg('a', b'x')]), 9, mtime=0) + zeros * 1000)
 
 full = tar([reg('f', os.urandom(100000))])
 raw('truncated-gzip', gzip.compress(full, 6)[:50000])
@@ -671,7 +668,7 @@ describe('hostile archives', { skip: skipWithout(python) }, () => {
       await assert.rejects(fs.lstat(target), { code: 'ENOENT' });
     });
 
-  it('the gzip bomb (200 MB of zeros, 10 MB limit) stops at the header, having read little input', async () => {
+  it('the gzip bomb (1 GB of zeros, 10 MB limit) stops at the header, having read little input', async () => {
     const { caseDir, target } = await prepareCase(casesDir, 'bomb');
     const before = await fullSnapshot(caseDir);
     const file = join(archives, 'bomb.tar.gz');
@@ -690,7 +687,7 @@ describe('hostile archives', { skip: skipWithout(python) }, () => {
     await assert.rejects(fs.lstat(target), { code: 'ENOENT' });
   });
 
-  it('a bomb after the end-of-archive marker (200 MB of zero padding) stops after about 2 MiB', async () => {
+  it('a bomb after the end-of-archive marker (1 GB of zero padding) stops after about 1 MiB', async () => {
     const { target } = await prepareCase(casesDir, 'bomb-trailer');
     const file = join(archives, 'bomb-trailer.tar.gz');
     let pulled = 0;
@@ -698,10 +695,7 @@ describe('hostile archives', { skip: skipWithout(python) }, () => {
     input.on('data', (chunk) => (pulled += chunk.length));
     await assert.rejects(
       extractArchive(input, target),
-      code(
-        'E_ARCHIVE_LIMIT',
-        /the archive decompresses to more than its headers and declared sizes account for/,
-      ),
+      code('E_ARCHIVE_LIMIT', /the archive decompresses to more than its headers and sizes account for/),
     );
     const size = (await fs.stat(file)).size;
     assert.ok(pulled < size / 4, `read ${pulled} of ${size} compressed bytes`);

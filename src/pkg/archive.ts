@@ -5,7 +5,7 @@
  * The tar format itself (headers, pax records, name rules) is in tar.ts.
  */
 import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -73,8 +73,6 @@ const MAX_META_BYTES = 1 * MiB;
 const MAX_META_RUN = 8;
 /** Zero padding accepted after the end-of-archive marker (GNU tar pads to 10 KiB records). */
 const MAX_TRAILER_BYTES = 1 * MiB;
-/** Decompressed bytes the reader may hold before they are accounted to a header or an entry. */
-const LOOKAHEAD_BYTES = 1 * MiB;
 const READ_CHUNK = 1 * MiB;
 
 const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_CORRUPT', string>> = {
@@ -93,11 +91,12 @@ interface SourceEntry {
 }
 
 /**
- * Write a deterministic .tar.gz of the tree under `srcDir`: entries sorted (a directory before its contents),
- * mtime `opts.mtime` (seconds, default 0), owner 0:0 with empty names, mode 0755 for directories and for files
- * with any execute bit, 0644 for other files, symlinks as links. Files are streamed, never held in memory. The
- * result is written to a temporary sibling, fsynced and renamed over `outFile`. `bytes` and `sha256` describe
- * the compressed file; `entries` counts the tar entries. The same tree gives the same bytes with the same zlib.
+ * Write a deterministic .tar.gz of the tree under `srcDir`: entries sorted (a directory before its
+ * contents), mtime `opts.mtime` (seconds, default 0), owner 0:0 with empty names, mode 0755 for directories
+ * and for files with any execute bit, 0644 for other files, symlinks as links. Files are streamed, never
+ * held in memory. The result goes to a temporary sibling, is fsynced and renamed over `outFile`. `bytes` and
+ * `sha256` describe the compressed file; `entries` counts the tar entries (with the prefix's directories).
+ * The same tree gives the same bytes with the same zlib (gzip level `opts.level`, default 6).
  */
 export async function writeArchive(
   srcDir: string,
@@ -162,20 +161,13 @@ async function writeAll(fh: fs.FileHandle, buf: Uint8Array): Promise<void> {
   for (let off = 0; off < buf.length;) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
 }
 
-/** Every entry below `root`, depth first in sorted order; anything but files, directories and links is refused. */
+/** Every entry below `root`, depth first, sorted; anything but files, directories and links is refused. */
 async function listTree(root: string, rel = ''): Promise<SourceEntry[]> {
   const out: SourceEntry[] = [];
   const names = (await fs.readdir(rel === '' ? root : join(root, rel))).sort();
   for (const name of names) {
     const r = rel === '' ? name : `${rel}/${name}`;
-    const st = await fs.lstat(join(root, r));
-    const kind = st.isSymbolicLink()
-      ? 'symlink'
-      : st.isDirectory()
-        ? 'dir'
-        : st.isFile()
-          ? 'file'
-          : undefined;
+    const kind = kindOf(await fs.lstat(join(root, r)));
     if (kind === undefined)
       throw new AppError('E_ARCHIVE_UNSAFE', `${join(root, r)} is not a file, directory or symbolic link`, {
         hint: 'binary packages hold only files, directories and symbolic links; remove it from the tree',
@@ -184,6 +176,12 @@ async function listTree(root: string, rel = ''): Promise<SourceEntry[]> {
     if (kind === 'dir') out.push(...(await listTree(root, r)));
   }
   return out;
+}
+
+function kindOf(st: Stats): ArchiveEntryKind | undefined {
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isDirectory()) return 'dir';
+  return st.isFile() ? 'file' : undefined;
 }
 
 async function* tarStream(
@@ -244,7 +242,7 @@ interface ExtractState {
   readonly out: ExtractedFile[];
   /** Normalised paths of every entry so far, to refuse repeats. */
   readonly seen: Set<string>;
-  /** Directories known to be real directories (made by us or lstat-ed once); nothing can replace them later. */
+  /** Known real directories (made here or lstat-ed once); nothing is removed or renamed, so they stay so. */
   readonly dirs: Set<string>;
   /** Symlinks made so far: path → target. */
   readonly links: Map<string, string>;
@@ -265,15 +263,21 @@ interface Meta {
 }
 
 /**
- * Extract a .tar.gz (or plain tar) from a path or a stream into `targetDir`, which must not exist: it is created,
- * and on any error removed completely before the error is rethrown. Refused (E_ARCHIVE_UNSAFE): absolute names,
- * '..' components, NUL bytes, repeated paths, paths through a symlink, symlinks that are absolute or lead out of
- * the target (also through other links), hard links, devices, FIFOs and unknown types. Files are created with
- * O_EXCL|O_NOFOLLOW, so nothing is ever written through a link. Modes keep only rwx bits without group/other
- * write (setuid, setgid, sticky dropped), plus owner rw for files and owner rwx for directories. Limits
- * (E_ARCHIVE_LIMIT) are checked against declared sizes before anything is written and against the bytes
- * actually decompressed, so a decompression bomb stops early. A stream is paused at once and then consumed to
- * its end, so a caller may hash it with a 'data' listener; on an error it is destroyed. Returns every entry in archive order; files carry the sha256 of what was written.
+ * Extract a .tar.gz (or plain tar) from a path or a stream into `targetDir`, which must not exist: it is
+ * created, and on any error removed completely before the error is rethrown.
+ *
+ * Refused (E_ARCHIVE_UNSAFE): absolute names, '..' components, NUL bytes, repeated paths, paths through a
+ * symlink, symlinks that are absolute or lead out of the target (also by way of other links), hard links,
+ * devices, FIFOs and unknown types. Files are created with O_EXCL|O_NOFOLLOW, so nothing is ever written
+ * through a link. Modes keep only rwx bits without group/other write (setuid, setgid, sticky dropped), plus
+ * owner rw for files and owner rwx for directories; owners, times and extended attributes are not restored.
+ *
+ * Limits (E_ARCHIVE_LIMIT) meet the declared sizes before anything is written, and the bytes actually
+ * decompressed are counted, so a decompression bomb stops early. A stream is paused at once and then read to
+ * its very end, so a caller may hash it with a 'data' listener; an extraction error destroys it.
+ *
+ * Returns every entry in archive order (not the archive root "./"); files carry the sha256 of what was
+ * written.
  */
 export async function extractArchive(
   input: string | NodeJS.ReadableStream,
@@ -414,7 +418,10 @@ async function* prepend(head: Buffer, rest: AsyncIterator<unknown>): AsyncGenera
   }
 }
 
-/** Pull-based reading of the decompressed stream, in pieces of at most a requested size. */
+/**
+ * Pull-based reading of the decompressed stream, in pieces of at most a requested size. `onRead` sees each
+ * byte as it is taken (not when its chunk arrives), so the count does not depend on how the input is chunked.
+ */
 class ByteReader {
   readonly #it: AsyncIterator<Buffer>;
   readonly #onRead: (n: number) => void;
@@ -431,10 +438,10 @@ class ByteReader {
       const r = await this.#it.next();
       if (r.done === true) return undefined;
       this.#buf = r.value;
-      this.#onRead(r.value.length);
     }
     const out = this.#buf.subarray(0, max);
     this.#buf = this.#buf.subarray(out.length);
+    this.#onRead(out.length);
     return out;
   }
 
@@ -453,18 +460,20 @@ class ByteReader {
 }
 
 /**
- * Every decompressed byte must be a header, declared data, block padding or the short trailer. This is what
- * stops a bomb that declares little and inflates to a lot (e.g. zeros after the end-of-archive marker);
- * declared sizes are checked against the limits on their own before any data is written.
+ * Every decompressed byte must be a header, declared data, block padding or the short trailer. This stops a
+ * bomb that declares little and inflates to a lot (zeros after the end-of-archive marker) after about 1 MiB,
+ * and backs up the per-entry checks; declared sizes meet the limits before any of their data is written.
+ * Back-pressure keeps decompression at most one zlib chunk ahead of what is counted here.
  */
 function countInflated(st: ExtractState, n: number): void {
   st.inflated += n;
-  const allowed = st.declared + 2 * BLOCK * (st.headers + 2) + MAX_TRAILER_BYTES + LOOKAHEAD_BYTES;
+  const allowed = st.declared + 2 * BLOCK * (st.headers + 2) + MAX_TRAILER_BYTES;
   if (st.inflated > allowed)
     throw failArchive(
       'E_ARCHIVE_LIMIT',
       st,
-      `decompresses to more than its headers and declared sizes account for (${st.inflated} bytes from ${st.headers} headers declaring ${st.declared}): the shape of a decompression bomb`,
+      `decompresses to more than its headers and sizes account for (${st.inflated} bytes, ` +
+        `${st.headers} headers, ${st.declared} bytes declared): the shape of a decompression bomb`,
       { hint: FIXED_LIMIT_HINT },
     );
 }
@@ -524,7 +533,8 @@ async function readMeta(reader: ByteReader, st: ExtractState, h: TarHeader, meta
     throw failArchive(
       'E_ARCHIVE_LIMIT',
       st,
-      `has a ${h.size}-byte metadata header (type ${JSON.stringify(h.type)}), over the fixed limit of ${MAX_META_BYTES}`,
+      `has a ${h.size}-byte metadata header (type ${JSON.stringify(h.type)}), ` +
+        `over the fixed limit of ${MAX_META_BYTES}`,
       { hint: FIXED_LIMIT_HINT },
     );
   st.declared += h.size;
@@ -567,7 +577,7 @@ function paxSize(value: string, st: ExtractState): number {
   return size;
 }
 
-/** A global header applies to every later entry; one that renames or resizes them is refused, the rest ignored. */
+/** A global header applies to all later entries: one that renames or resizes them is refused. */
 function checkGlobalPax(records: ReadonlyMap<string, string>, st: ExtractState, meta: Meta): Meta {
   for (const key of records.keys())
     if (key === 'path' || key === 'linkpath' || key === 'size' || key.startsWith('GNU.sparse.'))
@@ -599,9 +609,9 @@ interface Planned {
 async function readEntry(reader: ByteReader, st: ExtractState, h: TarHeader, meta: Meta): Promise<void> {
   const e = planEntry(st, h, meta);
   if (e === undefined) return;
-  await ensureParents(st, e.path);
   const abs = join(st.root, e.path);
   try {
+    await ensureParents(st, e.path);
     if (e.kind === 'dir') await makeDir(st, e, abs);
     else if (e.kind === 'symlink') await makeLink(st, e, abs);
     else await writeFile(reader, st, e, abs);

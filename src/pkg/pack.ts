@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../platform/index.js';
-import type { Store, StoreId } from '../store/index.js';
+import { AppError } from '../core/index.js';
+import type { Store, StoreId, StoreMeta } from '../store/index.js';
+import { symlinkEscape } from './tar.js';
 import { writeArchive } from './archive.js';
 import { signBytes, type SecretKey } from './keys.js';
 import { manifestOf, serializeManifest, type PackageManifest } from './manifest.js';
@@ -33,6 +35,7 @@ export async function packStorePath(
   key: SecretKey,
 ): Promise<PackResult> {
   const meta = await store.readMeta(id);
+  checkLinks(meta.id, meta.files);
   const files = packageFiles(outDir, id);
   const a = await writeArchive(store.pathOf(id), files.archive);
   const size = (await stat(files.archive)).size;
@@ -41,4 +44,17 @@ export async function packStorePath(
   await writeFileAtomic(files.manifest, bytes);
   await writeFileAtomic(files.signature, `${signBytes(key, bytes)}\n`);
   return { id, manifest, files };
+}
+
+/** A link out of the store path would be refused by every installer: say so when packing, not far away. */
+function checkLinks(id: StoreId, files: StoreMeta['files']): void {
+  const links = new Map<string, string>();
+  for (const [rel, r] of Object.entries(files)) if (r.type === 'symlink') links.set(rel, r.target);
+  for (const [rel, target] of links) {
+    const why = symlinkEscape(rel, target, links);
+    if (why !== undefined)
+      throw new AppError('E_ARCHIVE_UNSAFE', `${id}/${rel} ${why}: a package must not link outside itself`, {
+        hint: 'make the recipe install a relative link inside $PREFIX (or a copy) instead',
+      });
+  }
 }

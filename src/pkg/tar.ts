@@ -10,7 +10,7 @@ export const BLOCK = 512;
 /** Two zero blocks end an archive. */
 export const END_OF_ARCHIVE: Buffer = Buffer.alloc(2 * BLOCK);
 
-/** Typeflags: '0' regular file ('\0' is read as '0'), '2' symlink, '5' directory, the rest are refused or metadata. */
+/** A typeflag: '0' file ('\0' reads as '0'), '2' symlink, '5' directory; others are metadata or refused. */
 export type TypeFlag = string;
 
 export interface TarHeader {
@@ -99,7 +99,7 @@ function decodeBase256(field: Uint8Array): number | undefined {
   return n <= max && n >= -max ? Number(n) : undefined;
 }
 
-/** Octal with a NUL terminator when it fits in `len - 1` digits, else base-256 (GNU; read by every tar since 1.13). */
+/** Octal with a NUL terminator when it fits in `len - 1` digits, else GNU base-256 (every tar reads it). */
 export function encodeNumber(n: number, len: number): Buffer {
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Assertion failed: tar number ${n} is not a size`);
   const out = Buffer.alloc(len);
@@ -257,7 +257,7 @@ export type PaxResult =
   | { readonly kind: 'ok'; readonly records: ReadonlyMap<string, string> }
   | { readonly kind: 'bad'; readonly reason: string };
 
-/** Parse a pax extended header body. A record whose length does not match its text is corrupt, not skipped. */
+/** Parse a pax extended header body. A record whose length does not match its text is corrupt. */
 export function parsePax(body: Uint8Array): PaxResult {
   const records = new Map<string, string>();
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -306,7 +306,7 @@ export function splitUstarName(path: string): { prefix: string; name: string } |
   return undefined;
 }
 
-/** The header block(s) for an entry: a pax 'x' header first when the path, link or size does not fit ustar. */
+/** The header block(s) of an entry: a pax 'x' header first when the path, link or size does not fit ustar. */
 export function encodeEntry(e: TarEntry): Buffer {
   const split = splitUstarName(e.path);
   const link = e.linkname ?? '';
@@ -351,9 +351,9 @@ export type Checked =
   { readonly ok: true; readonly path: string } | { readonly ok: false; readonly reason: string };
 
 /**
- * An entry name as a relative path with '/' separators and no '.', '..' or empty components: "./a//b/" → "a/b".
- * The archive root itself ("./") normalises to "". Absolute names, '..' anywhere and NUL bytes are refused
- * rather than repaired: an archive that contains them was not made by a well-behaved packer.
+ * An entry name as a relative path with '/' separators and no '.', '..' or empty components:
+ * "./a//b/" → "a/b"; the archive root ("./") becomes "". Absolute names, '..' anywhere and NUL bytes are
+ * refused rather than repaired: an archive that contains them was not made by a well-behaved packer.
  */
 export function normalizeEntryPath(name: string): Checked {
   if (name.includes('\0')) return { ok: false, reason: 'contains a NUL byte' };
@@ -414,7 +414,7 @@ const REFUSED_TYPES: Readonly<Record<string, string>> = {
   S: 'is a GNU sparse file',
 };
 
-/** The kind of an entry typeflag, or why it is refused. Metadata types ('x', 'g', 'L', 'K') are not entries. */
+/** The kind of an entry's typeflag, or why it is refused. Metadata ('x', 'g', 'L', 'K') is not an entry. */
 export function entryKind(type: TypeFlag): KindOf {
   if (type === '0') return { ok: true, kind: 'file' };
   if (type === '5') return { ok: true, kind: 'dir' };

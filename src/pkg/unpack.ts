@@ -101,7 +101,7 @@ async function extractHashed(archive: string, target: string, what: string, want
   });
   const input = createReadStream(archive);
   input.on('error', (e) => tee.destroy(e));
-  const got = await extractArchive(input.pipe(tee), target, { label: what });
+  const got = await extractArchive(input.pipe(tee), target, { label: what }).finally(() => input.destroy());
   const actual = hash.digest('hex');
   if (actual !== want)
     throw new AppError(
