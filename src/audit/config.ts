@@ -25,10 +25,14 @@ export function isIsoDate(s: string): boolean {
 export function readAuditConfig(value: unknown, text: string, file: string): AuditConfig {
   const fail = (path: FieldPath, message: string, hint: string): never => {
     const pos = locateField(text, path);
-    throw new AppError('E_MANIFEST_FIELD', `${file}:${pos.line}:${pos.column}: field ${path.join('.')}: ${message}`, {
-      hint,
-      details: { file, line: pos.line, column: pos.column, field: path.join('.') },
-    });
+    throw new AppError(
+      'E_MANIFEST_FIELD',
+      `${file}:${pos.line}:${pos.column}: field ${path.join('.')}: ${message}`,
+      {
+        hint,
+        details: { file, line: pos.line, column: pos.column, field: path.join('.') },
+      },
+    );
   };
   if (value === undefined) return { sources: [], ignores: [] };
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -38,24 +42,40 @@ export function readAuditConfig(value: unknown, text: string, file: string): Aud
     if (!KEYS.includes(k)) fail(['audit', k], `unknown field "${k}"`, `[audit] has: ${KEYS.join(', ')}`);
   const sources = t.sources ?? [];
   if (!Array.isArray(sources) || sources.some((s) => typeof s !== 'string'))
-    fail(['audit', 'sources'], 'expected a list of paths or URLs', 'e.g. sources = ["advisories/", "https://…/all.zip"]');
+    fail(
+      ['audit', 'sources'],
+      'expected a list of paths or URLs',
+      'e.g. sources = ["advisories/", "https://…/all.zip"]',
+    );
   const list = t.ignore ?? [];
   if (!Array.isArray(list))
-    return fail(['audit', 'ignore'], 'expected a list of tables', 'ignore = [{ id = "CVE-…", reason = "…", until = "2027-01-01" }]');
+    return fail(
+      ['audit', 'ignore'],
+      'expected a list of tables',
+      'ignore = [{ id = "CVE-…", reason = "…", until = "2027-01-01" }]',
+    );
   const ignores = list.map((item: unknown, i): Ignore => {
     const path = ['audit', 'ignore', i];
     if (typeof item !== 'object' || item === null || Array.isArray(item))
-      return fail(path, 'expected a table { id, reason, until }', 'ignore = [{ id = "CVE-…", reason = "…", until = "2027-01-01" }]');
+      return fail(
+        path,
+        'expected a table { id, reason, until }',
+        'ignore = [{ id = "CVE-…", reason = "…", until = "2027-01-01" }]',
+      );
     const o = item as Record<string, unknown>;
     for (const k of Object.keys(o))
-      if (!IGNORE_KEYS.includes(k)) fail([...path, k], `unknown field "${k}"`, `an ignore has: ${IGNORE_KEYS.join(', ')}`);
+      if (!IGNORE_KEYS.includes(k))
+        fail([...path, k], `unknown field "${k}"`, `an ignore has: ${IGNORE_KEYS.join(', ')}`);
     const str = (k: string) => {
       const v = o[k];
       if (v instanceof Date && k === 'until') return v.toISOString().slice(0, 10);
-      return typeof v === 'string' && v.trim() !== '' ? v : fail([...path, k], `expected a non-empty string`, 'every ignore needs id, reason and until');
+      return typeof v === 'string' && v.trim() !== ''
+        ? v
+        : fail([...path, k], `expected a non-empty string`, 'every ignore needs id, reason and until');
     };
     const until = str('until');
-    if (!isIsoDate(until)) fail([...path, 'until'], `"${until}" is not a date YYYY-MM-DD`, 'e.g. until = "2027-01-01"');
+    if (!isIsoDate(until))
+      fail([...path, 'until'], `"${until}" is not a date YYYY-MM-DD`, 'e.g. until = "2027-01-01"');
     return { id: str('id'), reason: str('reason'), until };
   });
   return { sources: sources as string[], ignores };
@@ -99,7 +119,13 @@ export function addIgnoreText(text: string, file: string, ignore: Ignore): strin
   return out;
 }
 
-function editArray(text: string, masked: string, open: number, ignore: Ignore, entry: string): string | undefined {
+function editArray(
+  text: string,
+  masked: string,
+  open: number,
+  ignore: Ignore,
+  entry: string,
+): string | undefined {
   const close = matching(masked, open);
   if (close < 0) return undefined;
   for (let i = open + 1; i < close; i++) {
@@ -182,6 +208,10 @@ function sameButIgnore(before: string, after: string, file: string, ignore: Igno
   const sb = strip(b);
   const want = [...sa.list.filter((x) => x.id !== ignore.id), { ...ignore }];
   const norm = (l: readonly Record<string, unknown>[]) =>
-    JSON.stringify(l.map((x) => [x.id, x.reason, x.until instanceof Date ? x.until.toISOString().slice(0, 10) : x.until]).sort());
+    JSON.stringify(
+      l
+        .map((x) => [x.id, x.reason, x.until instanceof Date ? x.until.toISOString().slice(0, 10) : x.until])
+        .sort(),
+    );
   return sa.doc === sb.doc && norm(sb.list) === norm(want);
 }

@@ -29,9 +29,21 @@ test('CVSS v3 base scores match the specification for known vectors', () => {
 
 test('ratings and database words', () => {
   assert.deepEqual([0, 3.9, 4, 6.9, 7, 8.9, 9, 10].map(severityOfScore), [
-    'low', 'low', 'medium', 'medium', 'high', 'high', 'critical', 'critical',
+    'low',
+    'low',
+    'medium',
+    'medium',
+    'high',
+    'high',
+    'critical',
+    'critical',
   ]);
   assert.deepEqual(['MODERATE', 'HIGH', 'Critical', 'low', 'whatever', 3].map(severityOfWord), [
-    'medium', 'high', 'critical', 'low', 'unknown', 'unknown',
+    'medium',
+    'high',
+    'critical',
+    'low',
+    'unknown',
+    'unknown',
   ]);
 });

@@ -25,8 +25,8 @@ export function cvss3BaseScore(vector: string): number | undefined {
     m.set(k, v);
   }
   if (BASE.some((k) => !m.has(k))) return undefined;
-  const get = <T extends Record<string, number>>(table: T, k: string): number | undefined =>
-    (table as Record<string, number | undefined>)[m.get(k) ?? ''];
+  const get = (table: Readonly<Record<string, number>>, k: string): number | undefined =>
+    (table as Readonly<Record<string, number | undefined>>)[m.get(k) ?? ''];
   const scope = m.get('S');
   if (scope !== 'U' && scope !== 'C') return undefined;
   const changed = scope === 'C';

@@ -90,7 +90,12 @@ async function readFile(path: string, acc: Acc, explicit: boolean): Promise<void
   const data = await fs.readFile(path);
   if (isZip(data)) {
     for (const entry of readZip(data, path, (n) => n.toLowerCase().endsWith('.json'))) {
-      acc.advisories.push(...readOsvDocument(parseJson(entry.data.toString('utf8'), `${path}:${entry.name}`), `${path}:${entry.name}`));
+      acc.advisories.push(
+        ...readOsvDocument(
+          parseJson(entry.data.toString('utf8'), `${path}:${entry.name}`),
+          `${path}:${entry.name}`,
+        ),
+      );
       acc.formats.add('osv');
     }
     return;
@@ -112,21 +117,29 @@ async function readFile(path: string, acc: Acc, explicit: boolean): Promise<void
     return;
   }
   if (explicit)
-    throw new AppError('E_ADVISORY_FORMAT', `${path} is neither OSV JSON, a zip of OSV records, nor pkg-vulnerabilities`, {
-      hint: 'ferry reads OSV JSON records and pkgsrc pkg-vulnerabilities files',
-      details: { file: path },
-    });
+    throw new AppError(
+      'E_ADVISORY_FORMAT',
+      `${path} is neither OSV JSON, a zip of OSV records, nor pkg-vulnerabilities`,
+      {
+        hint: 'ferry reads OSV JSON records and pkgsrc pkg-vulnerabilities files',
+        details: { file: path },
+      },
+    );
 }
 
 function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new AppError('E_ADVISORY_FORMAT', `${source} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`, {
-      hint: 'download the advisories again',
-      details: { file: source },
-      cause: e,
-    });
+    throw new AppError(
+      'E_ADVISORY_FORMAT',
+      `${source} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        hint: 'download the advisories again',
+        details: { file: source },
+        cause: e,
+      },
+    );
   }
 }
 

@@ -1,6 +1,14 @@
 import { evaluateOsv } from './osv.js';
 import { matchPattern, patternNames } from './pattern.js';
-import { severities, type Advisory, type AffectedRule, type AuditPackage, type Finding, type Ignore, type Severity } from './types.js';
+import {
+  severities,
+  type Advisory,
+  type AffectedRule,
+  type AuditPackage,
+  type Finding,
+  type Ignore,
+  type Severity,
+} from './types.js';
 
 interface Entry {
   readonly advisory: Advisory;
@@ -76,7 +84,8 @@ export function audit(packages: readonly AuditPackage[], index: AdvisoryIndex): 
       for (const e of index.byName.get(n.toLowerCase()) ?? []) candidates.add(e);
       const full = `${n}-${pkg.version}`.toLowerCase();
       for (let d = full.indexOf('-'); d >= 0; d = full.indexOf('-', d + 1))
-        for (const e of index.byName.get(full.slice(0, d)) ?? []) if (e.rule.kind === 'pkgsrc') candidates.add(e);
+        for (const e of index.byName.get(full.slice(0, d)) ?? [])
+          if (e.rule.kind === 'pkgsrc') candidates.add(e);
     }
     const ck = pkg.cpe === undefined ? undefined : cpeKey(pkg.cpe);
     if (ck !== undefined) for (const e of index.byCpe.get(ck) ?? []) candidates.add(e);
@@ -95,7 +104,7 @@ export function audit(packages: readonly AuditPackage[], index: AdvisoryIndex): 
       } else {
         const hit = names.find((n) => matchPattern(rule.pattern, n, pkg.version));
         if (hit === undefined) continue;
-        fixed = /^[^{}]*<([^<>={}]+)$/.exec(rule.pattern)?.[1];
+        fixed = /<([^<>={}]+)$/.exec(rule.pattern)?.[1];
       }
       const sev = rule.kind === 'osv' && rule.severity !== undefined ? rule.severity : advisory;
       const score = sev.score ?? advisory.score;
@@ -134,7 +143,9 @@ function mergeFinding(mine: Map<string, Finding>, f: Finding): void {
   if (other !== undefined) {
     const better = rank(f) > rank(other) ? f : other;
     const worse = better === f ? other : f;
-    const aliases = [...new Set([...better.aliases, ...worse.aliases, worse.id])].filter((a) => a !== better.id);
+    const aliases = [...new Set([...better.aliases, ...worse.aliases, worse.id])].filter(
+      (a) => a !== better.id,
+    );
     merged = {
       ...better,
       aliases,
@@ -156,7 +167,11 @@ export interface IgnoreOutcome {
 }
 
 /** Splits findings by the accepted risks that still apply on `today` (`YYYY-MM-DD`, UTC). */
-export function applyIgnores(findings: readonly Finding[], ignores: readonly Ignore[], today: string): IgnoreOutcome {
+export function applyIgnores(
+  findings: readonly Finding[],
+  ignores: readonly Ignore[],
+  today: string,
+): IgnoreOutcome {
   const live = ignores.filter((i) => i.until >= today);
   const expired = ignores.filter((i) => i.until < today);
   const active: Finding[] = [];

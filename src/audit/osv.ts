@@ -10,7 +10,9 @@ const strings = (v: unknown): string[] =>
 
 /** True when `v` is shaped like one OSV record (an `id` and an `affected` list or a `modified` time). */
 export function isOsvRecord(v: unknown): v is Json {
-  return isObject(v) && typeof v.id === 'string' && (Array.isArray(v.affected) || typeof v.modified === 'string');
+  return (
+    isObject(v) && typeof v.id === 'string' && (Array.isArray(v.affected) || typeof v.modified === 'string')
+  );
 }
 
 /**
@@ -34,7 +36,7 @@ export function readOsvDocument(doc: unknown, source: string): Advisory[] {
 export function parseOsvRecord(r: Json, source: string): Advisory {
   const id = r.id as string;
   const schema = typeof r.schema_version === 'string' ? r.schema_version : '1.0.0';
-  if (!/^1\./.test(schema))
+  if (!schema.startsWith('1.'))
     throw new AppError(
       'E_ADVISORY_FORMAT',
       `${source}: ${id} has schema_version ${schema}; this ferry reads OSV 1.x`,
@@ -73,7 +75,12 @@ export function parseOsvRecord(r: Json, source: string): Advisory {
   return {
     id,
     aliases: strings(r.aliases),
-    summary: typeof r.summary === 'string' ? r.summary : typeof r.details === 'string' ? r.details.split('\n')[0] ?? '' : '',
+    summary:
+      typeof r.summary === 'string'
+        ? r.summary
+        : typeof r.details === 'string'
+          ? (r.details.split('\n')[0] ?? '')
+          : '',
     severity: sev?.level ?? 'unknown',
     ...(sev?.score === undefined ? {} : { score: sev.score }),
     ...(sev?.vector === undefined ? {} : { vector: sev.vector }),
@@ -145,7 +152,8 @@ export function evaluateOsv(rule: Extract<AffectedRule, { kind: 'osv' }>, versio
       .sort((x, y) => (x.introduced === '0' ? -1 : y.introduced === '0' ? 1 : cmp(at(x), at(y))));
     let affected = false;
     for (const e of events) {
-      if (e.introduced !== undefined && (e.introduced === '0' || cmp(version, e.introduced) >= 0)) affected = true;
+      if (e.introduced !== undefined && (e.introduced === '0' || cmp(version, e.introduced) >= 0))
+        affected = true;
       else if (e.fixed !== undefined && cmp(version, e.fixed) >= 0) affected = false;
       else if (e.lastAffected !== undefined && cmp(version, e.lastAffected) > 0) affected = false;
     }
@@ -156,7 +164,8 @@ export function evaluateOsv(rule: Extract<AffectedRule, { kind: 'osv' }>, versio
     }
   }
   if (hit !== undefined) return hit;
-  if (rule.versions.some((v) => v === version || compareVersions(v, version) === 0)) return { kind: 'affected' };
+  if (rule.versions.some((v) => v === version || compareVersions(v, version) === 0))
+    return { kind: 'affected' };
   return evaluable || rule.versions.length > 0 ? { kind: 'unaffected' } : { kind: 'unknown' };
 }
 

@@ -13,7 +13,15 @@ import { deweyTest, readDeweyOp } from './dewey.js';
  */
 export function matchPattern(pattern: string, name: string, version: string): boolean {
   const brace = pattern.indexOf('{');
-  if (brace >= 0) return expandAlternatives(pattern, brace).some((p) => matchPattern(p, name, version));
+  if (brace >= 0) {
+    let alts = altCache.get(pattern);
+    if (alts === undefined) {
+      alts = expandAlternatives(pattern, brace);
+      if (altCache.size > 50_000) altCache.clear();
+      altCache.set(pattern, alts);
+    }
+    return alts.some((p) => matchPattern(p, name, version));
+  }
   if (/[<>]/.test(pattern)) return matchDewey(pattern, name, version);
   const full = `${name}-${version}`;
   if (/[*?[]/.test(pattern) && globToRegExp(pattern).test(full)) return true;
@@ -99,6 +107,7 @@ function matchDewey(pattern: string, name: string, version: string): boolean {
 }
 
 const globCache = new Map<string, RegExp>();
+const altCache = new Map<string, string[]>();
 
 /** fnmatch(3) without flags that matter here: `*`, `?`, `[…]` and `[!…]` classes; other characters literal. */
 export function globToRegExp(glob: string): RegExp {
@@ -124,7 +133,7 @@ export function globToRegExp(glob: string): RegExp {
     } else re += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
   }
   const out = new RegExp(`${re}$`, 's');
-  if (globCache.size > 10_000) globCache.clear();
+  if (globCache.size > 200_000) globCache.clear();
   globCache.set(glob, out);
   return out;
 }

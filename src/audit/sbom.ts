@@ -37,8 +37,10 @@ function stableUuid(input: SbomInput, salt: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-const purl = (c: SbomComponent) => `pkg:generic/${encodeURIComponent(c.name)}@${encodeURIComponent(c.version)}`;
-const sorted = (cs: readonly SbomComponent[]) => [...cs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+const purl = (c: SbomComponent) =>
+  `pkg:generic/${encodeURIComponent(c.name)}@${encodeURIComponent(c.version)}`;
+const sorted = (cs: readonly SbomComponent[]) =>
+  [...cs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
 /** A CycloneDX 1.5 JSON BOM: the profile as the described application, each store path a component. */
 export function cycloneDxBom(input: SbomInput): Record<string, unknown> {
@@ -85,7 +87,12 @@ const LICENSE_RE = /^[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*$/;
 /** An SPDX 2.3 JSON document: the document DESCRIBES the requested packages; DEPENDS_ON follows references. */
 export function spdxDocument(input: SbomInput): Record<string, unknown> {
   const components = sorted(input.components);
-  const spdxId = new Map(components.map((c) => [c.id, `SPDXRef-Package-${c.name.replace(/[^A-Za-z0-9.-]/g, '-')}-${c.id.slice(0, 8)}`]));
+  const spdxId = new Map(
+    components.map((c) => [
+      c.id,
+      `SPDXRef-Package-${c.name.replace(/[^A-Za-z0-9.-]/g, '-')}-${c.id.slice(0, 8)}`,
+    ]),
+  );
   const ref = (id: string) => spdxId.get(id) ?? 'NOASSERTION';
   return {
     spdxVersion: 'SPDX-2.3',
@@ -93,7 +100,10 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     SPDXID: 'SPDXRef-DOCUMENT',
     name: `ferry-${input.profile}-generation-${input.generation}`,
     documentNamespace: `https://spdx.org/spdxdocs/ferry-${input.profile}-${stableUuid(input, 'spdx')}`,
-    creationInfo: { created: `${input.timestamp.slice(0, 19)}Z`, creators: [`Tool: ferry-${input.toolVersion}`] },
+    creationInfo: {
+      created: `${input.timestamp.slice(0, 19)}Z`,
+      creators: [`Tool: ferry-${input.toolVersion}`],
+    },
     documentDescribes: components.filter((c) => c.requested).map((c) => ref(c.id)),
     packages: components.map((c) => ({
       SPDXID: ref(c.id),
@@ -106,14 +116,24 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
       copyrightText: 'NOASSERTION',
       checksums: [{ algorithm: 'SHA256', checksumValue: c.sha256 }],
       ...(c.summary === '' ? {} : { summary: c.summary }),
-      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl(c) }],
+      externalRefs: [
+        { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl(c) },
+      ],
     })),
     relationships: [
       ...components
         .filter((c) => c.requested)
-        .map((c) => ({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: ref(c.id) })),
+        .map((c) => ({
+          spdxElementId: 'SPDXRef-DOCUMENT',
+          relationshipType: 'DESCRIBES',
+          relatedSpdxElement: ref(c.id),
+        })),
       ...components.flatMap((c) =>
-        [...c.dependsOn].sort().map((d) => ({ spdxElementId: ref(c.id), relationshipType: 'DEPENDS_ON', relatedSpdxElement: ref(d) })),
+        [...c.dependsOn].sort().map((d) => ({
+          spdxElementId: ref(c.id),
+          relationshipType: 'DEPENDS_ON',
+          relatedSpdxElement: ref(d),
+        })),
       ),
     ],
   };

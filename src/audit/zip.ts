@@ -12,7 +12,11 @@ export interface ZipLimits {
   readonly maxTotalBytes: number;
 }
 
-const DEFAULT_LIMITS: ZipLimits = { maxEntries: 500_000, maxEntryBytes: 64 << 20, maxTotalBytes: 4 * 2 ** 30 };
+const DEFAULT_LIMITS: ZipLimits = {
+  maxEntries: 500_000,
+  maxEntryBytes: 64 << 20,
+  maxTotalBytes: 4 * 2 ** 30,
+};
 
 export function isZip(data: Uint8Array): boolean {
   return data.length >= 4 && data[0] === 0x50 && data[1] === 0x4b && data[2] === 0x03 && data[3] === 0x04;
@@ -63,7 +67,8 @@ export function readZip(
     p += 46 + nameLen + extraLen + commentLen;
     if (name.endsWith('/') || !want(name)) continue;
     if ((flags & 1) !== 0) bad(`${name} is encrypted`);
-    if (usize > limits.maxEntryBytes) bad(`${name} is ${usize} bytes, over the limit of ${limits.maxEntryBytes}`);
+    if (usize > limits.maxEntryBytes)
+      bad(`${name} is ${usize} bytes, over the limit of ${limits.maxEntryBytes}`);
     total += usize;
     if (total > limits.maxTotalBytes) bad(`contents exceed the limit of ${limits.maxTotalBytes} bytes`);
     if (local + 30 > data.length || data.readUInt32LE(local) !== 0x04034b50) bad(`${name}: bad local header`);
@@ -79,7 +84,8 @@ export function readZip(
         return bad(`${name}: ${e instanceof Error ? e.message : String(e)}`);
       }
     } else return bad(`${name} uses compression method ${method} (only stored and deflate are read)`);
-    if (content.length !== usize) bad(`${name} inflates to ${content.length} bytes, not the ${usize} recorded`);
+    if (content.length !== usize)
+      bad(`${name} inflates to ${content.length} bytes, not the ${usize} recorded`);
     out.push({ name, data: content });
   }
   return out;

@@ -24,7 +24,6 @@ import {
 import { AppError, isAppError, isErrno } from '../core/index.js';
 import { Profile } from '../profile/index.js';
 import { parseManifest } from '../resolve/index.js';
-import type { StoreId } from '../store/index.js';
 import { removeTree, writeFileAtomic } from '../platform/index.js';
 import { packageDir, type App } from './app.js';
 import { listOption, stringOption, usage } from './args.js';
@@ -34,7 +33,11 @@ import { findManifestFile, openProject } from './project.js';
 const FETCH_META = '.ferry-fetch.json';
 const FETCH_FORMAT_VERSION = 1;
 
-const MANIFEST_OPT = { name: 'manifest', value: 'FILE', help: 'the project manifest (default: ferry.toml here or above)' };
+const MANIFEST_OPT = {
+  name: 'manifest',
+  value: 'FILE',
+  help: 'the project manifest (default: ferry.toml here or above)',
+};
 const ADVISORIES_OPT = {
   name: 'advisories',
   value: 'PATH',
@@ -51,7 +54,12 @@ export const AUDIT_COMMANDS: readonly CommandSpec[] = [
     description:
       'Matches the current generation of each profile (default "default"), or every profile of ferry.lock with --lock, against OSV records and pkgsrc pkg-vulnerabilities. Each finding gives package, version, advisory, severity (from CVSS v3 when present), the fixed version if known, and where it is. Exit status 1 when a finding is at or above --fail-on (low, medium, high, critical; default any). With --ignore, records an accepted risk in ferry.toml [audit] ignore; it stops applying after --until. Works offline from the copies `ferry audit fetch` made, and says how old they are.',
     options: [
-      { name: 'profile', value: 'P', repeatable: true, help: 'a profile to audit (repeatable; default "default")' },
+      {
+        name: 'profile',
+        value: 'P',
+        repeatable: true,
+        help: 'a profile to audit (repeatable; default "default")',
+      },
       { name: 'lock', help: "audit every profile of the project's ferry.lock instead of installed profiles" },
       { name: 'hosts', value: 'HOST', repeatable: true, help: 'audit fleet hosts (not available yet)' },
       MANIFEST_OPT,
@@ -61,12 +69,18 @@ export const AUDIT_COMMANDS: readonly CommandSpec[] = [
         value: 'SEVERITY',
         help: 'exit 1 only for findings at or above: any, unknown, low, medium, high, critical (default any)',
       },
-      { name: 'ignore', value: 'ID', help: 'record an accepted risk for advisory ID (or an alias) in ferry.toml' },
+      {
+        name: 'ignore',
+        value: 'ID',
+        help: 'record an accepted risk for advisory ID (or an alias) in ferry.toml',
+      },
       { name: 'reason', value: 'TEXT', help: 'why the risk is accepted (with --ignore)' },
       { name: 'until', value: 'YYYY-MM-DD', help: 'last day the ignore applies (with --ignore)' },
     ],
     run: async (app) =>
-      stringOption(app.options, 'ignore') === undefined ? auditOutcome(await auditCommand(app)) : recordIgnore(app),
+      stringOption(app.options, 'ignore') === undefined
+        ? auditOutcome(await auditCommand(app))
+        : recordIgnore(app),
   },
   {
     words: ['audit', 'fetch'],
@@ -135,7 +149,9 @@ const isUrl = (s: string) => /^https?:\/\//.test(s);
 export async function auditCommand(app: App): Promise<AuditReport> {
   const started = performance.now();
   if (listOption(app.options, 'hosts').length > 0)
-    throw usage('--hosts needs the fleet inventory, which this ferry does not have yet; audit --profile or --lock');
+    throw usage(
+      '--hosts needs the fleet inventory, which this ferry does not have yet; audit --profile or --lock',
+    );
   const failOnText = stringOption(app.options, 'fail-on') ?? 'any';
   const failOn = parseFailOn(failOnText);
   if (failOn === undefined)
@@ -149,7 +165,9 @@ export async function auditCommand(app: App): Promise<AuditReport> {
   const now = Date.now();
   const sources = loaded.sources.map((s) => {
     const at = fetched.get(s.path);
-    return at === undefined ? s : { ...s, fetchedAt: at, ageDays: Math.floor((now - Date.parse(at)) / 86_400_000) };
+    return at === undefined
+      ? s
+      : { ...s, fetchedAt: at, ageDays: Math.floor((now - Date.parse(at)) / 86_400_000) };
   });
   const result = audit(withAliases, indexAdvisories(loaded.advisories));
   const today = new Date(now).toISOString().slice(0, 10);
@@ -161,7 +179,11 @@ export async function auditCommand(app: App): Promise<AuditReport> {
     advisories: loaded.advisories.length,
     sources,
     findings: split.active,
-    ignored: split.ignored.map((i) => ({ finding: i.finding, reason: i.ignore.reason, until: i.ignore.until })),
+    ignored: split.ignored.map((i) => ({
+      finding: i.finding,
+      reason: i.ignore.reason,
+      until: i.ignore.until,
+    })),
     expiredIgnores: split.expired.map((i) => ({ id: i.id, until: i.until })),
     failOn: failOnText,
     failing: fails.length,
@@ -197,7 +219,9 @@ function lockPackages(app: App): { packages: AuditPackage[]; index: Index } {
   const file = findManifestFile(app, true) ?? '';
   const project = openProject(app, file);
   if (project.lock === undefined)
-    throw new AppError('E_LOCK_FORMAT', `${project.lockFile} does not exist`, { hint: 'write it with ferry lock' });
+    throw new AppError('E_LOCK_FORMAT', `${project.lockFile} does not exist`, {
+      hint: 'write it with ferry lock',
+    });
   const byKey = new Map<string, { name: string; version: string; where: string[] }>();
   for (const prof of project.lock.profiles)
     for (const p of prof.packages) {
@@ -287,9 +311,13 @@ async function readFetchMeta(dir: string): Promise<FetchMeta | undefined> {
   }
   const m = JSON.parse(text) as FetchMeta;
   if (m.formatVersion > FETCH_FORMAT_VERSION)
-    throw new AppError('E_STORE_FORMAT', `${join(dir, FETCH_META)} has formatVersion ${m.formatVersion}; this ferry reads up to ${FETCH_FORMAT_VERSION}`, {
-      hint: 'upgrade ferry, or fetch the advisories again',
-    });
+    throw new AppError(
+      'E_STORE_FORMAT',
+      `${join(dir, FETCH_META)} has formatVersion ${m.formatVersion}; this ferry reads up to ${FETCH_FORMAT_VERSION}`,
+      {
+        hint: 'upgrade ferry, or fetch the advisories again',
+      },
+    );
   return m;
 }
 
@@ -298,12 +326,18 @@ const SEVERITY_WIDTH = 13;
 function auditOutcome(r: AuditReport): Outcome {
   const text: string[] = [];
   for (const f of r.findings) {
-    const sev = `${f.severity}${f.score === undefined ? '' : ` ${f.score.toFixed(1)}`}`.padEnd(SEVERITY_WIDTH);
+    const sev = `${f.severity}${f.score === undefined ? '' : ` ${f.score.toFixed(1)}`}`.padEnd(
+      SEVERITY_WIDTH,
+    );
     const fixed = f.fixed === undefined ? 'no fix known' : `fixed in ${f.fixed}`;
-    text.push(`${f.name} ${f.version}  ${sev} ${f.id}  ${fixed}  [${f.where.join(', ')}]${f.summary === '' ? '' : `  ${f.summary}`}`);
+    text.push(
+      `${f.name} ${f.version}  ${sev} ${f.id}  ${fixed}  [${f.where.join(', ')}]${f.summary === '' ? '' : `  ${f.summary}`}`,
+    );
   }
   for (const i of r.ignored)
-    text.push(`ignored: ${i.finding.name} ${i.finding.version} ${i.finding.id} until ${i.until} (${i.reason})`);
+    text.push(
+      `ignored: ${i.finding.name} ${i.finding.version} ${i.finding.id} until ${i.until} (${i.reason})`,
+    );
   for (const e of r.expiredIgnores) text.push(`expired ignore: ${e.id} (until ${e.until}) no longer applies`);
   for (const s of r.sources)
     text.push(
@@ -311,7 +345,9 @@ function auditOutcome(r: AuditReport): Outcome {
     );
   for (const n of r.notes) text.push(`note: ${n}`);
   if (r.unevaluable.length > 0)
-    text.push(`note: ${r.unevaluable.length} advisory(ies) about these packages have only GIT ranges and cannot be judged by version`);
+    text.push(
+      `note: ${r.unevaluable.length} advisory(ies) about these packages have only GIT ranges and cannot be judged by version`,
+    );
   const vulnerable = new Set(r.findings.map((f) => `${f.name} ${f.version}`)).size;
   text.push(
     `${r.packages} package(s) checked against ${r.advisories} advisories: ${r.findings.length} finding(s) in ${vulnerable} package(s), ${r.ignored.length} ignored; ${r.failing} at or above --fail-on ${r.failOn}`,
@@ -324,8 +360,10 @@ async function recordIgnore(app: App): Promise<Outcome> {
   const reason = stringOption(app.options, 'reason');
   const until = stringOption(app.options, 'until');
   if (id.trim() === '') throw usage('--ignore needs an advisory id');
-  if (reason === undefined || reason.trim() === '') throw usage('--ignore needs --reason "why the risk is accepted"');
-  if (until === undefined || !isIsoDate(until)) throw usage('--ignore needs --until YYYY-MM-DD (a real date)');
+  if (reason === undefined || reason.trim() === '')
+    throw usage('--ignore needs --reason "why the risk is accepted"');
+  if (until === undefined || !isIsoDate(until))
+    throw usage('--ignore needs --until YYYY-MM-DD (a real date)');
   const project = readProjectAudit(app, true);
   if (project === undefined) throw usage('--ignore needs a ferry.toml');
   const text = addIgnoreText(project.text, project.file, { id, reason, until });
@@ -333,7 +371,9 @@ async function recordIgnore(app: App): Promise<Outcome> {
   const past = until < new Date().toISOString().slice(0, 10);
   return {
     data: { file: project.file, ignore: { id, reason, until }, expired: past },
-    text: [`${project.file}: ignoring ${id} until ${until}${past ? ' (that date has passed: it will not apply)' : ''}`],
+    text: [
+      `${project.file}: ignoring ${id} until ${until}${past ? ' (that date has passed: it will not apply)' : ''}`,
+    ],
     exitCode: 0,
   };
 }
@@ -344,7 +384,9 @@ async function fetchCommand(app: App, args: readonly string[]) {
   let sources = [...args];
   if (sources.length === 0) {
     const project = readProjectAudit(app, false);
-    sources = (project?.config.sources ?? []).map((s) => (isUrl(s) ? s : resolvePath(dirname(project?.file ?? ''), s)));
+    sources = (project?.config.sources ?? []).map((s) =>
+      isUrl(s) ? s : resolvePath(dirname(project?.file ?? ''), s),
+    );
     if (sources.length === 0)
       throw usage('nothing to fetch: give a URL or PATH, or list sources in ferry.toml [audit] sources');
   }
@@ -367,10 +409,14 @@ async function fetchOne(app: App, source: string) {
       try {
         res = await fetch(source, app.ctx.signal === undefined ? {} : { signal: app.ctx.signal });
       } catch (e) {
-        throw new AppError('E_ADVISORY_FETCH', `cannot download ${source}: ${e instanceof Error ? e.message : String(e)}`, {
-          hint: 'check the URL and the network; audits keep using the last fetched copy',
-          cause: e,
-        });
+        throw new AppError(
+          'E_ADVISORY_FETCH',
+          `cannot download ${source}: ${e instanceof Error ? e.message : String(e)}`,
+          {
+            hint: 'check the URL and the network; audits keep using the last fetched copy',
+            cause: e,
+          },
+        );
       }
       if (!res.ok)
         throw new AppError('E_ADVISORY_FETCH', `cannot download ${source}: HTTP ${res.status}`, {
@@ -380,13 +426,19 @@ async function fetchOne(app: App, source: string) {
       await fs.writeFile(join(tmp, name), Buffer.from(await res.arrayBuffer()));
     } else {
       if (!existsSync(source))
-        throw new AppError('E_ADVISORY_FETCH', `${source} does not exist`, { hint: 'give an existing file or directory' });
+        throw new AppError('E_ADVISORY_FETCH', `${source} does not exist`, {
+          hint: 'give an existing file or directory',
+        });
       const st = await fs.stat(source);
       if (st.isDirectory()) await fs.cp(source, join(tmp, 'data'), { recursive: true });
       else await fs.copyFile(source, join(tmp, basename(source)));
     }
     const loaded = await loadAdvisories([tmp]);
-    const meta: FetchMeta = { formatVersion: FETCH_FORMAT_VERSION, source, fetchedAt: new Date().toISOString() };
+    const meta: FetchMeta = {
+      formatVersion: FETCH_FORMAT_VERSION,
+      source,
+      fetchedAt: new Date().toISOString(),
+    };
     await fs.writeFile(join(tmp, FETCH_META), `${JSON.stringify(meta, null, 2)}\n`);
     const old = join(base, `.old-${slug}-${process.pid}`);
     const had = existsSync(dir);
@@ -403,7 +455,8 @@ async function fetchOne(app: App, source: string) {
 
 async function sbomCommand(app: App): Promise<Outcome> {
   const format = stringOption(app.options, 'format') ?? 'cyclonedx';
-  if (format !== 'cyclonedx' && format !== 'spdx') throw usage(`--format expects cyclonedx or spdx, got "${format}"`);
+  if (format !== 'cyclonedx' && format !== 'spdx')
+    throw usage(`--format expects cyclonedx or spdx, got "${format}"`);
   const store = await app.store();
   const profile = new Profile(store, stringOption(app.options, 'profile') ?? 'default');
   const generation = await profile.current();
@@ -415,7 +468,7 @@ async function sbomCommand(app: App): Promise<Outcome> {
   const inClosure = new Set<string>(manifest.packages.map((p) => p.storeId));
   const components: SbomComponent[] = [];
   for (const p of manifest.packages) {
-    const meta = await store.readMeta(p.storeId as StoreId);
+    const meta = await store.readMeta(p.storeId);
     components.push({
       id: p.storeId,
       name: p.name,
@@ -444,7 +497,9 @@ async function sbomCommand(app: App): Promise<Outcome> {
   await writeFileAtomic(file, json);
   return {
     data: { file, format, components: components.length },
-    text: [`${file}: ${format === 'cyclonedx' ? 'CycloneDX 1.5' : 'SPDX 2.3'}, ${components.length} package(s)`],
+    text: [
+      `${file}: ${format === 'cyclonedx' ? 'CycloneDX 1.5' : 'SPDX 2.3'}, ${components.length} package(s)`,
+    ],
     exitCode: 0,
   };
 }

@@ -13,6 +13,7 @@ import {
   packCommand,
   unpackCommand,
 } from './binary.js';
+import { AUDIT_COMMANDS } from './audit-commands.js';
 import { demoCommand } from './demo.js';
 import {
   diffCommand,
@@ -459,6 +460,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       return { data: r, text, exitCode: 0 };
     },
   },
+  ...AUDIT_COMMANDS,
   {
     words: ['demo'],
     usage: 'ferry demo',

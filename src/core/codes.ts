@@ -53,7 +53,8 @@ export const codes = {
   E_CACHE_EXPIRED: 'a binary cache index is past its expiry date',
   E_CACHE_DOWNLOAD: 'a download was truncated or does not match its expected hash',
   E_CONFIG_FIELD: 'the configuration file has a wrong or unknown field',
-  E_ADVISORY_FORMAT: 'an advisory file is neither OSV JSON, a zip of OSV records, nor pkg-vulnerabilities, or is malformed',
+  E_ADVISORY_FORMAT:
+    'an advisory file is neither OSV JSON, a zip of OSV records, nor pkg-vulnerabilities, or is malformed',
   E_ADVISORY_CHECKSUM: 'a pkg-vulnerabilities file does not match its #CHECKSUM line',
   E_ADVISORY_MISSING: 'no advisories to audit against, or an advisory source does not exist',
   E_ADVISORY_FETCH: 'advisories could not be downloaded',

@@ -1,0 +1,282 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { examplePorts, makeSandbox, repoDir, type Sandboxed } from '../helpers/cli.js';
+
+const fixtures = join(repoDir, 'test', 'fixtures', 'audit');
+const require = createRequire(import.meta.url);
+
+interface AuditJson {
+  findings: {
+    name: string;
+    version: string;
+    id: string;
+    severity: string;
+    fixed?: string;
+    where: string[];
+  }[];
+  ignored: { finding: { id: string }; reason: string; until: string }[];
+  expiredIgnores: { id: string }[];
+  failing: number;
+  sources: { path: string; fetchedAt?: string; ageDays?: number; verified: string[] }[];
+  notes: string[];
+}
+
+/** The official CycloneDX 1.5 JSON schema (and the SPDX license-id and JSF schemas it refers to), from @cyclonedx/cyclonedx-library. */
+function cycloneDxValidator(): ValidateFunction {
+  const dir = join(require.resolve('@cyclonedx/cyclonedx-library/package.json'), '..', 'res', 'schema');
+  const load = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
+  const ajv = new Ajv({
+    strict: false,
+    allErrors: true,
+    formats: { 'idn-email': true, 'iri-reference': true },
+  });
+  addFormats.default(ajv);
+  // The library's copies refer to each other by their SNAPSHOT file names, relative to the schema's $id.
+  for (const f of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json'])
+    ajv.addSchema({ ...load(f), $id: `http://cyclonedx.org/schema/${f}` });
+  return ajv.compile(load('bom-1.5.SNAPSHOT.schema.json'));
+}
+
+describe('audit and sbom over installed profiles and a lock', () => {
+  let sb: Sandboxed;
+  let proj: string;
+  const ports = ['--ports', examplePorts];
+  const audit = async (args: string[]) => {
+    const r = await sb.ferry([...ports, 'audit', '--manifest', join(proj, 'ferry.toml'), ...args, '--json']);
+    return { ...r, json: JSON.parse(r.stdout) as AuditJson };
+  };
+
+  before(async () => {
+    sb = makeSandbox();
+    proj = join(sb.dir, 'proj');
+    await fs.mkdir(proj);
+    await fs.writeFile(
+      join(proj, 'ferry.toml'),
+      `# the project\nports = [${JSON.stringify(examplePorts)}]\n\n[profiles.web]\npackages = ["hello"]   # newest\n`,
+    );
+    let r = await sb.ferry([...ports, 'install', 'hello']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await sb.ferry([...ports, 'install', '--profile', 'old', 'hello < 2', 'libgreet < 2']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    await sb.cleanup();
+  });
+
+  test('OSV records: findings per package with severity, fixed version and profiles; exit 1', async () => {
+    const r = await audit([
+      '--profile',
+      'default',
+      '--profile',
+      'old',
+      '--advisories',
+      join(fixtures, 'osv'),
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const got = r.json.findings.map(
+      (f) => `${f.name} ${f.version} ${f.id} ${f.severity} ${f.fixed ?? '-'} ${f.where.join(',')}`,
+    );
+    assert.deepEqual(got, [
+      'hello 2.0 ALPINE-CVE-2024-90004 medium - default',
+      'libgreet 1.0 DEBIAN-CVE-2023-90001 unknown 1:1.0-2 old',
+      'libgreet 2.0 DEBIAN-CVE-2023-90001 unknown 1:1.0-2 default',
+    ]);
+    const text = await sb.ferry([
+      ...ports,
+      'audit',
+      '--profile',
+      'old',
+      '--advisories',
+      join(fixtures, 'osv.zip'),
+    ]);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /^libgreet 1\.0 +unknown +DEBIAN-CVE-2023-90001 +fixed in 1:1\.0-2 +\[old\]/m);
+    assert.match(
+      text.stdout,
+      /2 package\(s\) checked against 7 advisories: 1 finding\(s\) in 1 package\(s\)/,
+    );
+  });
+
+  test('--fail-on: medium fails on hello, critical passes; unknown severity counts only for any', async () => {
+    assert.equal((await audit(['--advisories', join(fixtures, 'osv'), '--fail-on', 'medium'])).code, 1);
+    const r = await audit(['--advisories', join(fixtures, 'osv'), '--fail-on', 'critical']);
+    assert.equal(r.code, 0);
+    assert.equal(r.json.findings.length, 2);
+    const bad = await sb.ferry(['audit', '--advisories', join(fixtures, 'osv'), '--fail-on', 'severe']);
+    assert.equal(bad.code, 2);
+  });
+
+  test('pkg-vulnerabilities: checksum verified and reported; a tampered copy is refused', async () => {
+    const file = join(sb.dir, 'pkg-vulnerabilities');
+    const text = (await fs.readFile(join(fixtures, 'pkg-vulnerabilities.excerpt'), 'latin1')).replace(
+      'zlib<1.1.4\t',
+      'hello<2.0\t',
+    );
+    await fs.writeFile(file, text.replace(/^#CHECKSUM.*\n/m, ''), 'latin1');
+    const r = await audit(['--profile', 'old', '--advisories', file]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(
+      r.json.findings.map((f) => `${f.name} ${f.version} ${f.fixed ?? '-'}`),
+      ['hello 1.0 2.0'],
+    );
+    assert.match(r.json.notes.join('\n'), /no #CHECKSUM line/);
+    await fs.writeFile(file, text, 'latin1');
+    const t = await sb.ferry(['audit', '--profile', 'old', '--advisories', file]);
+    assert.equal(t.code, 1);
+    assert.match(t.stderr, /E_ADVISORY_CHECKSUM/);
+  });
+
+  test('fetch copies advisories for offline use and audits report their age; nothing fetched is E_ADVISORY_MISSING', async () => {
+    const none = await sb.ferry(['audit']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /E_ADVISORY_MISSING/);
+    const f = await sb.ferry([
+      'audit',
+      'fetch',
+      join(fixtures, 'osv.zip'),
+      join(fixtures, 'pkg-vulnerabilities.excerpt'),
+    ]);
+    assert.equal(f.code, 0, f.stderr);
+    const r = await audit(['--profile', 'old']);
+    assert.equal(r.json.sources.length, 2);
+    assert.ok(r.json.sources.every((s) => s.ageDays === 0 && s.fetchedAt !== undefined));
+    assert.deepEqual(
+      r.json.sources.flatMap((s) => s.verified),
+      ['SHA256'],
+    );
+    const text = await sb.ferry(['audit', '--profile', 'old']);
+    assert.match(text.stdout, /fetched \d{4}-\d\d-\d\d, 0 day\(s\) ago/);
+    const bad = await sb.ferry(['audit', 'fetch', join(sb.dir, 'nope')]);
+    assert.match(bad.stderr, /E_ADVISORY_FETCH/);
+  });
+
+  test('--ignore records an accepted risk in ferry.toml, byte for byte otherwise; expired ignores stop applying', async () => {
+    const manifest = join(proj, 'ferry.toml');
+    const before = await fs.readFile(manifest, 'utf8');
+    const m = ['--manifest', manifest];
+    let r = await sb.ferry([
+      'audit',
+      ...m,
+      '--ignore',
+      'CVE-2023-90001',
+      '--reason',
+      'not reachable',
+      '--until',
+      '2999-12-31',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await sb.ferry([
+      'audit',
+      ...m,
+      '--ignore',
+      'ALPINE-CVE-2024-90004',
+      '--reason',
+      'old',
+      '--until',
+      '2001-01-01',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const after = await fs.readFile(manifest, 'utf8');
+    assert.ok(after.startsWith(before), 'the user file is kept; the table is appended');
+    assert.match(after, /until = "2999-12-31"/);
+    const a = await audit([
+      '--profile',
+      'default',
+      '--profile',
+      'old',
+      '--advisories',
+      join(fixtures, 'osv'),
+    ]);
+    assert.deepEqual(
+      a.json.findings.map((f) => f.id),
+      ['ALPINE-CVE-2024-90004'],
+    );
+    assert.deepEqual(
+      a.json.ignored.map((i) => i.finding.id),
+      ['DEBIAN-CVE-2023-90001', 'DEBIAN-CVE-2023-90001'],
+    );
+    assert.deepEqual(
+      a.json.expiredIgnores.map((i) => i.id),
+      ['ALPINE-CVE-2024-90004'],
+    );
+    const usage = await sb.ferry(['audit', ...m, '--ignore', 'X', '--until', '2030-01-01']);
+    assert.equal(usage.code, 2);
+  });
+
+  test('--lock audits every locked profile; --hosts is not available yet', async () => {
+    const m = ['--manifest', join(proj, 'ferry.toml')];
+    assert.equal((await sb.ferry([...ports, 'lock', ...m])).code, 0);
+    const r = await audit(['--lock', '--advisories', join(fixtures, 'osv')]);
+    assert.deepEqual(
+      r.json.findings.map((f) => `${f.name} ${f.id} ${f.where.join(',')}`),
+      ['hello ALPINE-CVE-2024-90004 lock:web'],
+    );
+    const h = await sb.ferry(['audit', '--hosts', 'a', '--advisories', join(fixtures, 'osv')]);
+    assert.equal(h.code, 2);
+    assert.match(h.stderr, /fleet/);
+  });
+
+  test('sbom: CycloneDX 1.5 validates against the official schema, with licenses, hashes and dependencies', async () => {
+    const r = await sb.ferry(['sbom', '--profile', 'old', '--format', 'cyclonedx']);
+    assert.equal(r.code, 0, r.stderr);
+    const bom = JSON.parse(r.stdout) as {
+      components: { name: string; 'bom-ref': string; licenses?: unknown[]; hashes: { content: string }[] }[];
+      dependencies: { ref: string; dependsOn: string[] }[];
+      metadata: { timestamp: string };
+    };
+    const validate = cycloneDxValidator();
+    assert.ok(validate(bom), JSON.stringify(validate.errors, null, 2));
+    assert.deepEqual(bom.components.map((c) => c.name).sort(), ['hello', 'libgreet']);
+    assert.ok(
+      bom.components.every(
+        (c) => c.licenses !== undefined && /^[0-9a-f]{64}$/.test(c.hashes[0]?.content ?? ''),
+      ),
+    );
+    const hello = bom.components.find((c) => c.name === 'hello');
+    const lib = bom.components.find((c) => c.name === 'libgreet');
+    assert.deepEqual(bom.dependencies.find((d) => d.ref === hello?.['bom-ref'])?.dependsOn, [
+      lib?.['bom-ref'],
+    ]);
+    assert.equal(bom.metadata.timestamp, '1970-01-01T00:00:01Z');
+    const again = await sb.ferry(['sbom', '--profile', 'old', '--format', 'cyclonedx']);
+    assert.equal(again.stdout, r.stdout, 'reproducible under SOURCE_DATE_EPOCH');
+    assert.equal(validate({ ...bom, bomFormat: 'SPDX' }), false, 'the validator does reject');
+    const nameless = bom.components.map((c) => ({ ...c, name: undefined }));
+    assert.equal(validate({ ...bom, components: nameless }), false);
+  });
+
+  test('sbom: SPDX 2.3 document with DESCRIBES and DEPENDS_ON relations', async () => {
+    const out = join(sb.dir, 'old.spdx.json');
+    const r = await sb.ferry(['sbom', '--profile', 'old', '--format', 'spdx', '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(await fs.readFile(out, 'utf8')) as {
+      spdxVersion: string;
+      packages: { SPDXID: string; name: string; checksums: unknown[]; licenseDeclared: string }[];
+      relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
+    };
+    assert.equal(doc.spdxVersion, 'SPDX-2.3');
+    const id = (n: string) => doc.packages.find((p) => p.name === n)?.SPDXID;
+    assert.ok(
+      doc.packages.every((p) => /^SPDXRef-[A-Za-z0-9.-]+$/.test(p.SPDXID) && p.checksums.length === 1),
+    );
+    assert.ok(
+      doc.relationships.some(
+        (x) =>
+          x.relationshipType === 'DEPENDS_ON' &&
+          x.spdxElementId === id('hello') &&
+          x.relatedSpdxElement === id('libgreet'),
+      ),
+    );
+    assert.ok(
+      doc.relationships.some(
+        (x) => x.relationshipType === 'DESCRIBES' && x.relatedSpdxElement === id('hello'),
+      ),
+    );
+  });
+});
