@@ -6,6 +6,7 @@ import {
   addIgnoreText,
   applyIgnores,
   audit,
+  compareAudits,
   cycloneDxBom,
   failing,
   filesDigest,
@@ -507,4 +508,34 @@ async function sbomCommand(app: App): Promise<Outcome> {
 function ferryVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version?: string };
   return pkg.version ?? '0.0.0';
+}
+
+export interface AdvisoryChanges {
+  readonly introduced: readonly Finding[];
+  readonly fixed: readonly Finding[];
+}
+
+/**
+ * For `ferry plan`: the advisories a switch from `before` to `after` would introduce and fix, against the
+ * advisories at hand (fetched copies, ferry.toml's sources); undefined when there are none to compare with.
+ */
+export async function advisoryChanges(
+  app: App,
+  before: readonly { name: string; version: string }[],
+  after: readonly { name: string; version: string }[],
+): Promise<AdvisoryChanges | undefined> {
+  let paths: string[];
+  try {
+    paths = (await advisoryPaths(app, readProjectAudit(app, false))).paths;
+  } catch (e) {
+    if (isAppError(e) && e.code === 'E_ADVISORY_MISSING') return undefined;
+    throw e;
+  }
+  const index = indexAdvisories((await loadAdvisories(paths)).advisories);
+  const run = (pkgs: readonly { name: string; version: string }[]) =>
+    audit(
+      pkgs.map((p) => addAliases({ name: p.name, version: p.version, where: [] }, app.index())),
+      index,
+    ).findings;
+  return compareAudits(run(before), run(after));
 }

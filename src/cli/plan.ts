@@ -26,6 +26,11 @@ export interface ProfilePlan {
   readonly unchanged: number;
   /** Store paths the switch must build first. */
   readonly toBuild: number;
+  /** Known advisories the switch introduces or fixes (when advisories are at hand). */
+  readonly advisories?: {
+    readonly introduced: readonly { name: string; version: string; id: string; severity: string }[];
+    readonly fixed: readonly { name: string; version: string; id: string; severity: string }[];
+  };
 }
 
 /** What switching ferry profile `name` to the resolved manifest profile would do, with a reason per change. */
@@ -151,6 +156,9 @@ export function renderPlan(p: ProfilePlan): string[] {
   lines.push(
     `${p.added.length} added, ${p.upgraded.length} upgraded, ${p.downgraded.length} downgraded, ${p.rebuilt.length} rebuilt, ${p.removed.length} REMOVED, ${p.unchanged} unchanged; ${p.toBuild} to build`,
   );
+  for (const f of p.advisories?.introduced ?? [])
+    lines.push(`advisory introduced: ${f.id} (${f.severity}) in ${f.name} ${f.version}`);
+  for (const f of p.advisories?.fixed ?? []) lines.push(`advisory fixed: ${f.id} in ${f.name} ${f.version}`);
   return lines;
 }
 

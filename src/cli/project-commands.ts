@@ -4,6 +4,7 @@ import { formatDepSpec } from '../recipe/index.js';
 import { Profile } from '../profile/index.js';
 import { edgeKind, whyChains } from '../resolve/index.js';
 import type { App } from './app.js';
+import { advisoryChanges } from './audit-commands.js';
 import { stringOption, usage } from './args.js';
 import { buildResolved, commitGeneration, type ChangeResult } from './install.js';
 import { planSwitch, removalRefused, type ProfilePlan } from './plan.js';
@@ -41,7 +42,13 @@ export async function updateCommand(app: App, names: readonly string[]) {
 export async function planCommand(app: App): Promise<ProfilePlan> {
   const p = project(app);
   const name = profileName(app, p);
-  return planSwitch(await p.app.store(), name, await resolveProfile(p, name));
+  const store = await p.app.store();
+  const resolved = await resolveProfile(p, name);
+  const plan = await planSwitch(store, name, resolved);
+  const before = (await new Profile(store, name).currentManifest())?.packages ?? [];
+  const after = [...resolved.plan.nodes.values()].map((n) => n.recipe);
+  const advisories = await advisoryChanges(app, before, after);
+  return advisories === undefined ? plan : { ...plan, advisories };
 }
 
 export async function whyCommand(app: App, args: readonly string[]) {

@@ -222,6 +222,13 @@ describe('audit and sbom over installed profiles and a lock', () => {
     assert.match(h.stderr, /fleet/);
   });
 
+  test('plan names the advisories a switch would introduce', async () => {
+    assert.equal((await sb.ferry(['audit', 'fetch', join(fixtures, 'osv')])).code, 0);
+    const r = await sb.ferry([...ports, 'plan', '--profile', 'web', '--manifest', join(proj, 'ferry.toml')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /advisory introduced: ALPINE-CVE-2024-90004 \(\w+\) in hello 2\.0/);
+  });
+
   test('sbom: CycloneDX 1.5 validates against the official schema, with licenses, hashes and dependencies', async () => {
     const r = await sb.ferry(['sbom', '--profile', 'old', '--format', 'cyclonedx']);
     assert.equal(r.code, 0, r.stderr);
