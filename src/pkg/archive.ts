@@ -5,7 +5,19 @@
  * The tar format itself (headers, pax records, name rules) is in tar.ts.
  */
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  createReadStream,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -290,12 +302,15 @@ export async function extractArchive(
   const st = newState(targetDir, opts.label ?? (typeof input === 'string' ? input : 'archive'), opts.limits);
   await makeTarget(targetDir);
   try {
-    await decompressInto(typeof input === 'string' ? createReadStream(input) : input, (data) => {
-      const reader = new ByteReader(data, (n) => {
-        countInflated(st, n);
-      });
-      return readArchive(reader, st);
-    });
+    await decompressInto(
+      typeof input === 'string' ? createReadStream(input, { highWaterMark: 1024 * KiB }) : input,
+      (data) => {
+        const reader = new ByteReader(data, (n) => {
+          countInflated(st, n);
+        });
+        return readArchive(reader, st);
+      },
+    );
     st.current = undefined;
     checkAllLinks(st);
     return st.out;
@@ -400,7 +415,7 @@ async function decompressInto(
   const start = Buffer.concat(head);
   const source = prepend(start, it);
   if (start[0] === 0x1f && start[1] === 0x8b)
-    await pipeline(source, createGunzip({ chunkSize: 64 * KiB }), consume);
+    await pipeline(source, createGunzip({ chunkSize: 1024 * KiB }), consume);
   else await pipeline(source, consume);
 }
 
@@ -611,9 +626,9 @@ async function readEntry(reader: ByteReader, st: ExtractState, h: TarHeader, met
   if (e === undefined) return;
   const abs = join(st.root, e.path);
   try {
-    await ensureParents(st, e.path);
-    if (e.kind === 'dir') await makeDir(st, e, abs);
-    else if (e.kind === 'symlink') await makeLink(st, e, abs);
+    ensureParents(st, e.path);
+    if (e.kind === 'dir') makeDir(st, e, abs);
+    else if (e.kind === 'symlink') makeLink(st, e, abs);
     else await writeFile(reader, st, e, abs);
   } catch (err) {
     throw mapCreateError(err, st);
@@ -657,40 +672,48 @@ function modeFor(kind: ArchiveEntryKind, mode: number): number {
 }
 
 /** Create missing parents; a parent that exists must be a real directory, never a symlink. */
-async function ensureParents(st: ExtractState, path: string): Promise<void> {
+function ensureParents(st: ExtractState, path: string): void {
   const parts = path.split('/');
   for (let i = 1; i < parts.length; i++) {
     const rel = parts.slice(0, i).join('/');
     if (st.dirs.has(rel)) continue;
     const abs = join(st.root, rel);
-    const found = await fs.lstat(abs).catch((e: unknown) => {
-      if (isErrno(e, 'ENOENT')) return undefined;
-      throw e;
-    });
+    const found = lstatIfExists(abs);
     if (found?.isSymbolicLink() === true)
       throw fail('E_ARCHIVE_UNSAFE', st, `goes through the symbolic link ${JSON.stringify(rel)}`);
     if (found !== undefined && !found.isDirectory())
       throw fail('E_ARCHIVE_UNSAFE', st, `goes through ${JSON.stringify(rel)}, which is not a directory`);
     if (found === undefined) {
-      await fs.mkdir(abs);
-      await fs.chmod(abs, 0o755);
+      mkdirSync(abs);
+      chmodSync(abs, 0o755);
     }
     st.dirs.add(rel);
   }
 }
 
+// The per-entry calls below are synchronous on purpose: each is a few microseconds, while a trip through
+// libuv's thread pool costs tens; with thousands of small files per package that is most of an install.
+function lstatIfExists(abs: string): Stats | undefined {
+  try {
+    return lstatSync(abs);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
 /** A directory entry may come after its contents made it implicitly; then only its mode is applied. */
-async function makeDir(st: ExtractState, e: Planned, abs: string): Promise<void> {
-  if (!st.dirs.has(e.path)) await fs.mkdir(abs);
+function makeDir(st: ExtractState, e: Planned, abs: string): void {
+  if (!st.dirs.has(e.path)) mkdirSync(abs);
   st.dirs.add(e.path);
-  await fs.chmod(abs, e.mode);
+  chmodSync(abs, e.mode);
   st.out.push({ path: e.path, kind: 'dir', mode: e.mode, size: 0 });
 }
 
-async function makeLink(st: ExtractState, e: Planned, abs: string): Promise<void> {
+function makeLink(st: ExtractState, e: Planned, abs: string): void {
   const why = symlinkEscape(e.path, e.linkTarget, st.links);
   if (why !== undefined) throw fail('E_ARCHIVE_UNSAFE', st, why);
-  await fs.symlink(e.linkTarget, abs);
+  symlinkSync(e.linkTarget, abs);
   st.links.set(e.path, e.linkTarget);
   st.out.push({ path: e.path, kind: 'symlink', mode: e.mode, size: 0, linkTarget: e.linkTarget });
 }
@@ -712,7 +735,7 @@ async function writeFile(reader: ByteReader, st: ExtractState, e: Planned, abs: 
     );
   st.declared += e.size;
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const fh = await fs.open(abs, flags, 0o600);
+  const fd = openSync(abs, flags, 0o600);
   const hash = createHash('sha256');
   try {
     for (let left = e.size; left > 0;) {
@@ -720,12 +743,12 @@ async function writeFile(reader: ByteReader, st: ExtractState, e: Planned, abs: 
       if (piece === undefined)
         throw fail('E_ARCHIVE_CORRUPT', st, `is truncated (${e.size - left} of ${e.size} bytes)`);
       hash.update(piece);
-      await writeAll(fh, piece);
+      for (let off = 0; off < piece.length;) off += writeSync(fd, piece, off, piece.length - off);
       left -= piece.length;
     }
-    await fh.chmod(e.mode);
+    fchmodSync(fd, e.mode);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   await readExactly(reader, st, padding(e.size));
   const sha256 = hash.digest('hex') as Sha256;

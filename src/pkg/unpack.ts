@@ -99,7 +99,7 @@ async function extractHashed(archive: string, target: string, what: string, want
       done(null, chunk);
     },
   });
-  const input = createReadStream(archive);
+  const input = createReadStream(archive, { highWaterMark: 1 << 20 });
   input.on('error', (e) => tee.destroy(e));
   const got = await extractArchive(input.pipe(tee), target, { label: what }).finally(() => input.destroy());
   const actual = hash.digest('hex');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { chmodSync, constants, lstatSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isErrno } from '../core/index.js';
@@ -90,14 +90,23 @@ export async function makeWritable(path: string): Promise<void> {
   for (const entry of await fs.readdir(path)) await makeWritable(join(path, entry));
 }
 
-/** Clear write bits below `path` (not following symlinks), so accidental writes into the store fail. */
-export async function makeReadOnly(path: string): Promise<void> {
-  const st = await fs.lstat(path);
-  if (st.isSymbolicLink()) return;
-  if (st.isDirectory()) {
-    for (const entry of await fs.readdir(path)) await makeReadOnly(join(path, entry));
+/**
+ * Clear write bits below `path` (not following symlinks), so accidental writes into the store fail.
+ * Synchronous calls inside: per-file metadata calls are microseconds, a thread-pool round trip is tens.
+ */
+export function makeReadOnly(path: string): Promise<void> {
+  const visit = (p: string): void => {
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) return;
+    if (st.isDirectory()) for (const entry of readdirSync(p)) visit(join(p, entry));
+    chmodSync(p, st.mode & ~0o222);
+  };
+  try {
+    visit(path);
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
-  await fs.chmod(path, st.mode & ~0o222);
+  return Promise.resolve();
 }
 
 export interface TreeEntry {
@@ -108,19 +117,23 @@ export interface TreeEntry {
   readonly size: number;
 }
 
-/** Every entry below `root`, sorted by path, symlinks not followed. */
-export async function walkTree(root: string): Promise<TreeEntry[]> {
+/** Every entry below `root`, sorted by path, symlinks not followed. (Synchronous inside, as makeReadOnly.) */
+export function walkTree(root: string): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
-  async function visit(rel: string): Promise<void> {
-    const names = (await fs.readdir(rel === '' ? root : join(root, rel))).sort();
+  const visit = (rel: string): void => {
+    const names = readdirSync(rel === '' ? root : join(root, rel)).sort();
     for (const name of names) {
       const r = rel === '' ? name : `${rel}/${name}`;
-      const st = await fs.lstat(join(root, r));
+      const st = lstatSync(join(root, r));
       const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
       out.push({ rel: r, kind, mode: st.mode & 0o7777, size: st.size });
-      if (kind === 'dir') await visit(r);
+      if (kind === 'dir') visit(r);
     }
+  };
+  try {
+    visit('');
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
-  await visit('');
-  return out;
+  return Promise.resolve(out);
 }
