@@ -1,5 +1,5 @@
 import { AppError, tryParseSha256, type Sha256 } from '../core/index.js';
-import { tryParseStoreId, type FileRecord, type StoreId, type StoreMeta } from '../store/index.js';
+import { tryParseStoreId, type FileRecord, type StoreMeta } from '../store/index.js';
 
 export const PKG_FORMAT_VERSION = 1;
 
@@ -8,26 +8,11 @@ export const PKG_FORMAT_VERSION = 1;
  * options, references, platform, every file's hash, the files that embed the root's path) plus the archive's
  * own hash. The signature covers the manifest's exact bytes, so the archive is covered through its hash.
  */
-export interface PackageManifest {
+export type PackageManifest = Omit<StoreMeta, 'formatVersion' | 'buildInputs'> & {
   readonly formatVersion: number;
   readonly kind: 'ferry-package';
-  readonly id: StoreId;
-  readonly name: string;
-  readonly version: string;
-  readonly slot: string;
-  readonly options: Readonly<Record<string, boolean>>;
-  readonly license: string;
-  readonly summary: string;
-  readonly recipeHash: Sha256;
-  readonly sourceHashes: readonly Sha256[];
-  readonly references: readonly StoreId[];
-  readonly platform: StoreMeta['platform'];
-  readonly files: Readonly<Record<string, FileRecord>>;
-  readonly rootPathFiles: readonly string[];
-  readonly embeddedRoot: string;
-  readonly builtAt: string;
   readonly archive: { readonly sha256: Sha256; readonly size: number; readonly compression: 'gzip' };
-}
+};
 
 export function manifestOf(meta: StoreMeta, archive: PackageManifest['archive']): PackageManifest {
   // The store's formatVersion is not the package's; what the build saw (buildInputs) is not needed to install.
