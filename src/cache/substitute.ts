@@ -189,35 +189,41 @@ async function fetchAndInstall(store: Store, found: ReadonlyMap<StoreId, Found>,
     p.catch(() => undefined); // awaited below, in order
     downloads.set(id, p);
   }
+  // Installs of independent packages overlap (inflating runs in the thread pool while another package's files
+  // are hashed and written); each waits for the packages it references, which must be registered first.
   const installed: StoreId[] = [];
-  const failed = new Set<StoreId>();
-  for (const id of dependencyOrder(found)) {
+  const installs = new Map<StoreId, Promise<boolean>>();
+  const installLimit = pool(2);
+  const installOne = (id: StoreId): Promise<boolean> => {
+    const known = installs.get(id);
+    if (known !== undefined) return known;
     const f = found.get(id);
     const dl = downloads.get(id);
-    if (f === undefined || dl === undefined) continue;
-    try {
-      if (f.manifest.references.some((r) => failed.has(r)))
-        throw new Error('a dependency could not be substituted');
-      const archive = await dl;
+    const p = (async () => {
+      if (f === undefined || dl === undefined) return true; // present already, or not from a cache
+      const refs = f.manifest.references.filter((r) => r !== id && found.has(r));
+      const ok = (await Promise.all(refs.map(installOne))).every(Boolean);
       try {
-        if (
-          await installPackage(
-            store,
-            f.manifest,
-            archive.file,
-            `${f.cache.source.url}/${PKG_DIR}/${id}.tar.gz`,
-          )
-        )
-          installed.push(id);
-      } finally {
-        if (archive.temporary) await fs.rm(archive.file, { force: true });
+        if (!ok) throw new Error('a dependency could not be substituted');
+        const archive = await dl;
+        try {
+          const where = `${f.cache.source.url}/${PKG_DIR}/${id}.tar.gz`;
+          if (await installLimit(() => installPackage(store, f.manifest, archive.file, where)))
+            installed.push(id);
+        } finally {
+          if (archive.temporary) await fs.rm(archive.file, { force: true });
+        }
+        return true;
+      } catch (e) {
+        if (!isAppError(e) && !(e instanceof Error && e.message.startsWith('a dependency'))) throw e;
+        opts.reporter.warn(isAppError(e) ? e.code : undefined, `${e.message}; will build ${id} instead`);
+        return false;
       }
-    } catch (e) {
-      if (!isAppError(e) && !(e instanceof Error && e.message.startsWith('a dependency'))) throw e;
-      failed.add(id);
-      opts.reporter.warn(isAppError(e) ? e.code : undefined, `${e.message}; will build ${id} instead`);
-    }
-  }
+    })();
+    installs.set(id, p);
+    return p;
+  };
+  await Promise.all(dependencyOrder(found).map(installOne));
   return installed;
 }
 
