@@ -14,6 +14,7 @@ import {
   unpackCommand,
 } from './binary.js';
 import { AUDIT_COMMANDS } from './audit-commands.js';
+import { FLEET_COMMANDS, fleetPlanCommand, hostSelection, rollbackHostsCommand } from './fleet-commands.js';
 import { demoCommand } from './demo.js';
 import {
   diffCommand,
@@ -68,6 +69,12 @@ const MANIFEST: OptionSpec = {
   name: 'manifest',
   value: 'FILE',
   help: 'the project manifest (default: ferry.toml here or above)',
+};
+const HOSTS: OptionSpec = {
+  name: 'hosts',
+  value: 'HOST|GROUP[,…]',
+  repeatable: true,
+  help: 'act on these hosts of ferry.toml (names or groups; "all" for every host)',
 };
 const ALLOW_UNTRUSTED: OptionSpec = {
   name: 'allow-untrusted',
@@ -162,12 +169,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     words: ['rollback'],
-    usage: 'ferry rollback [--profile P]',
-    summary: 'switch back to the previous generation',
+    usage: 'ferry rollback [--profile P]   |   ferry rollback --hosts HOST|GROUP[,…]',
+    summary: 'switch back to the previous generation (here, or on hosts)',
     description:
-      'Atomic: one symlink rename. Newer generations are kept; `ferry switch --to N` goes forward again.',
-    options: [PROFILE],
-    run: async (app) => switchOutcome(await rollbackCommand(app)),
+      'Atomic: one symlink rename. Newer generations are kept; `ferry switch --to N` goes forward again. With --hosts, every profile of each named host (from ferry.toml) goes back one generation; "all" names every host.',
+    options: [PROFILE, HOSTS, MANIFEST],
+    run: async (app) =>
+      hostSelection(app).length > 0 ? rollbackHostsCommand(app) : switchOutcome(await rollbackCommand(app)),
   },
   {
     words: ['switch'],
@@ -226,11 +234,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     words: ['plan'],
-    usage: 'ferry plan [--profile P] [--manifest FILE]',
+    usage: 'ferry plan [--profile P] [--manifest FILE]   |   ferry plan --hosts HOST|GROUP[,…]',
     summary: 'show what the next switch would do: added, upgraded, downgraded, rebuilt, REMOVED',
-    description: 'Each change comes with its reason; nothing is built or changed.',
-    options: [PROFILE, MANIFEST],
+    description:
+      'Each change comes with its reason; nothing is built or changed. With --hosts ("all" for every host): the store paths to build or substitute here, and per host what it will receive and what each profile gains and loses (REMOVED).',
+    options: [
+      PROFILE,
+      MANIFEST,
+      HOSTS,
+      { name: 'parallel', value: 'N', help: 'hosts asked at once (default 8)' },
+    ],
     run: async (app) => {
+      if (hostSelection(app).length > 0) return fleetPlanCommand(app);
       const p = await planCommand(app);
       return { data: p, text: renderPlan(p), exitCode: 0 };
     },
@@ -461,6 +476,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   ...AUDIT_COMMANDS,
+  ...FLEET_COMMANDS,
   {
     words: ['demo'],
     usage: 'ferry demo',

@@ -115,7 +115,7 @@ export async function buildCommand(app: App, args: readonly string[]): Promise<B
   return summarise(plan, report, store.storeDir, substituted);
 }
 
-function packagesOf(plan: Plan, ids: ReadonlyMap<PackageKey, StoreId>): GenerationPackage[] {
+export function packagesOf(plan: Plan, ids: ReadonlyMap<PackageKey, StoreId>): GenerationPackage[] {
   const roots = new Set(plan.roots);
   return runClosure(plan, plan.roots).map((key) => {
     const node = plan.nodes.get(key);

@@ -58,6 +58,15 @@ export const codes = {
   E_ADVISORY_CHECKSUM: 'a pkg-vulnerabilities file does not match its #CHECKSUM line',
   E_ADVISORY_MISSING: 'no advisories to audit against, or an advisory source does not exist',
   E_ADVISORY_FETCH: 'advisories could not be downloaded',
+  E_FLEET_HOST_UNKNOWN: 'a host or group name matches no host in ferry.toml',
+  E_FLEET_HOSTKEY: "a host's SSH key is unknown or has changed",
+  E_FLEET_CONNECT: 'a host cannot be reached, refused the login, or the connection dropped',
+  E_FLEET_REMOTE: 'a command on a host failed (missing tool, full disk, permissions)',
+  E_FLEET_PLATFORM: 'a package needs another arch or a newer glibc than the host has',
+  E_FLEET_CHECK: "a host's health check failed after a switch; the host was rolled back",
+  E_FLEET_HALTED: 'a rollout stopped before this host because an earlier host failed its check',
+  E_FLEET_NO_GENERATION: 'a host has no earlier generation to roll back to',
+  E_FLEET_BUSY: 'another deploy changed the host at the same time',
 } as const;
 
 export type Code = keyof typeof codes;

@@ -216,6 +216,56 @@ async function* tarStream(
   yield END_OF_ARCHIVE;
 }
 
+/** A tree streamed into a tar below `as` ('' for the top), with some files' contents replaced. */
+export interface TarSource {
+  readonly dir: string;
+  readonly as: string;
+  /** Relative path → the bytes to send instead of the file's (a relocated copy, say). */
+  readonly replace?: ReadonlyMap<string, Buffer>;
+}
+
+/** An extra file in a tar stream; its parent directories must come from an earlier entry or `dirs`. */
+export interface TarFile {
+  readonly path: string;
+  readonly data: Buffer;
+}
+
+/**
+ * An uncompressed tar stream of several trees, then extra files, for piping to another machine's `tar -x`.
+ * Same entry rules as writeArchive; files are read as they are sent, never held whole in memory.
+ */
+export async function* tarSources(
+  sources: readonly TarSource[],
+  extra: { readonly dirs: readonly string[]; readonly files: readonly TarFile[] },
+): AsyncGenerator<Buffer> {
+  for (const d of extra.dirs) yield encodeEntry({ path: `${d}/`, type: '5', mode: 0o755, size: 0, mtime: 0 });
+  for (const src of sources) {
+    const under = src.as === '' ? '' : `${src.as}/`;
+    if (src.as !== '') yield encodeEntry({ path: under, type: '5', mode: 0o755, size: 0, mtime: 0 });
+    for (const e of await listTree(src.dir)) {
+      const path = under + e.rel;
+      const data = src.replace?.get(e.rel);
+      if (data !== undefined && e.kind === 'file') {
+        const st = await fs.lstat(join(src.dir, e.rel));
+        yield* bufferBlocks(path, data, (st.mode & 0o111) !== 0 ? 0o755 : 0o644);
+      } else if (e.kind === 'dir')
+        yield encodeEntry({ path: `${path}/`, type: '5', mode: 0o755, size: 0, mtime: 0 });
+      else if (e.kind === 'symlink') {
+        const linkname = await fs.readlink(join(src.dir, e.rel));
+        yield encodeEntry({ path, type: '2', mode: 0o777, size: 0, mtime: 0, linkname });
+      } else yield* fileBlocks(join(src.dir, e.rel), path, 0);
+    }
+  }
+  for (const f of extra.files) yield* bufferBlocks(f.path, f.data, 0o644);
+  yield END_OF_ARCHIVE;
+}
+
+function* bufferBlocks(path: string, data: Buffer, mode: number): Generator<Buffer> {
+  yield encodeEntry({ path, type: '0', mode, size: data.length, mtime: 0 });
+  yield data;
+  if (padding(data.length) > 0) yield Buffer.alloc(padding(data.length));
+}
+
 /** Header, data and padding of one file, read through a descriptor that cannot be a symlink. */
 async function* fileBlocks(file: string, path: string, mtime: number): AsyncGenerator<Buffer> {
   const fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);

@@ -1,4 +1,12 @@
-export { extractArchive, writeArchive, type ArchiveEntry, type ExtractedFile } from './archive.js';
+export {
+  extractArchive,
+  tarSources,
+  writeArchive,
+  type ArchiveEntry,
+  type ExtractedFile,
+  type TarFile,
+  type TarSource,
+} from './archive.js';
 export {
   checkKeyName,
   formatKey,

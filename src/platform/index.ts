@@ -21,3 +21,5 @@ export {
   type Sandbox,
   type SandboxSpec,
 } from './sandbox.js';
+export { runStreaming, shCommand, shQuote, type StreamOptions, type StreamResult } from './shell.js';
+export { formatEndpoint, scanHostKeys, SshConnection, type SshEndpoint, type SshSettings } from './ssh.js';

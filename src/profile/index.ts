@@ -2,6 +2,7 @@ export { diffPackages, type GenerationDiff, type PackageChange } from './diff.js
 export {
   cleanProfileLeftovers,
   GENERATION_FORMAT_VERSION,
+  linkGeneration,
   listProfiles,
   Profile,
   type GenerationInfo,

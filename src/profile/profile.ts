@@ -145,10 +145,7 @@ export class Profile {
       packages,
     };
     try {
-      await this.link(
-        tmp,
-        packages.filter((p) => p.requested),
-      );
+      await linkGeneration(this.store, tmp, this.name, packages);
       await fs.writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
       await syncTree(tmp);
       await fs.rename(tmp, join(this.gensDir, String(number)));
@@ -178,31 +175,46 @@ export class Profile {
     for (const name of await fs.readdir(this.gensDir))
       if (name.startsWith('.tmp-')) await removeTree(join(this.gensDir, name));
   }
+}
 
-  private async link(dir: string, packages: readonly GenerationPackage[]): Promise<void> {
-    const owner = new Map<string, GenerationPackage>();
-    for (const pkg of packages) {
-      const storePath = this.store.pathOf(pkg.storeId);
-      for (const e of await walkTree(storePath)) {
-        const dest = join(dir, e.rel);
-        if (e.kind === 'dir') {
-          await fs.mkdir(dest, { recursive: true });
-          continue;
-        }
-        const prev = owner.get(e.rel);
-        if (prev !== undefined) {
-          if (await sameContent(this.store.pathOf(prev.storeId), storePath, e.rel)) continue;
-          throw new AppError(
-            'E_PROFILE_COLLISION',
-            `${prev.name} ${prev.version} and ${pkg.name} ${pkg.version} both provide ${e.rel} in profile ${this.name}`,
-            {
-              hint: 'install one of them in another profile (--profile NAME), or remove one',
-            },
-          );
-        }
-        owner.set(e.rel, pkg);
-        await fs.symlink(relative(dirname(dest), join(storePath, e.rel)), dest);
+/**
+ * Fill `dir` with a generation's view: for each requested package, its tree as relative symlinks into the
+ * store. Relative links make the same tree valid under any root with the same layout (a host's, an export's).
+ * `placed` says where the tree and the store will be when it is used, if not where they are now.
+ */
+export async function linkGeneration(
+  store: Store,
+  dir: string,
+  profileName: string,
+  packages: readonly GenerationPackage[],
+  placed: { readonly treeDir: string; readonly storeDir: string } = {
+    treeDir: dir,
+    storeDir: store.storeDir,
+  },
+): Promise<void> {
+  const owner = new Map<string, GenerationPackage>();
+  for (const pkg of packages.filter((p) => p.requested)) {
+    const storePath = store.pathOf(pkg.storeId);
+    for (const e of await walkTree(storePath)) {
+      const dest = join(dir, e.rel);
+      if (e.kind === 'dir') {
+        await fs.mkdir(dest, { recursive: true });
+        continue;
       }
+      const prev = owner.get(e.rel);
+      if (prev !== undefined) {
+        if (await sameContent(store.pathOf(prev.storeId), storePath, e.rel)) continue;
+        throw new AppError(
+          'E_PROFILE_COLLISION',
+          `${prev.name} ${prev.version} and ${pkg.name} ${pkg.version} both provide ${e.rel} in profile ${profileName}`,
+          {
+            hint: 'install one of them in another profile (--profile NAME), or remove one',
+          },
+        );
+      }
+      owner.set(e.rel, pkg);
+      const from = dirname(join(placed.treeDir, e.rel));
+      await fs.symlink(relative(from, join(placed.storeDir, pkg.storeId, e.rel)), dest);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { AppError, isAppError } from '../core/index.js';
 import { locateField, parseDepSpec, parseTomlText, type DepSpec, type FieldPath } from '../recipe/index.js';
+import { parseHosts, type FleetSettings, type ManifestHost } from './hosts.js';
 
 /** `ferry.toml`: the project's ports trees and named profiles, each a set of requests with option overrides. */
 export interface Manifest {
@@ -7,7 +8,10 @@ export interface Manifest {
   /** Ports trees in priority order: paths relative to the manifest's directory, or "builtin". */
   readonly ports: readonly string[];
   readonly profiles: ReadonlyMap<string, ManifestProfile>;
-  /** Tables other issues own (hosts, audit), kept as data so this reader does not reject them. */
+  /** `[hosts.NAME]`: where profiles are deployed, in file order. */
+  readonly hosts: readonly ManifestHost[];
+  readonly fleet: FleetSettings;
+  /** Tables other modules own (audit), kept as data so this reader does not reject them. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
@@ -20,7 +24,7 @@ export interface ManifestProfile {
   readonly lines: readonly number[];
 }
 
-const TOP = ['ports', 'profiles', 'hosts', 'audit'];
+const TOP = ['ports', 'profiles', 'hosts', 'fleet', 'audit'];
 const PROFILE_KEYS = ['packages', 'options'];
 const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -49,7 +53,16 @@ export function parseManifest(text: string, file: string): Manifest {
     profiles.set(name, readProfile(text, name, value, fail));
   }
   const extra = Object.fromEntries(Object.entries(doc).filter(([k]) => k === 'hosts' || k === 'audit'));
-  return { file, ports: ports as string[], profiles, extra };
+  const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) || '/' : '.';
+  const { hosts, fleet } = parseHosts({
+    hosts: doc.hosts,
+    fleet: doc.fleet,
+    profiles: new Set(profiles.keys()),
+    text,
+    file,
+    dir,
+  });
+  return { file, ports: ports as string[], profiles, hosts, fleet, extra };
 }
 
 type Fail = (path: FieldPath, message: string, hint: string) => never;

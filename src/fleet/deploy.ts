@@ -1,0 +1,382 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppError, isAppError, type Reporter } from '../core/index.js';
+import { tarSources } from '../pkg/index.js';
+import { GENERATION_FORMAT_VERSION, linkGeneration, type GenerationManifest } from '../profile/index.js';
+import { removeTree } from '../platform/index.js';
+import type { Store } from '../store/index.js';
+import { gzipStream, prepareOutgoing, sendPaths } from './copy.js';
+import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
+import { probeHost } from './probe.js';
+import { CHECK, DISCARD, STAGE, SWITCH } from './scripts.js';
+import { openTransport, runChecked, type Transport } from './transport.js';
+import type { FleetHost, FleetSettings, HostState, ProfileTarget } from './types.js';
+
+export interface FleetContext {
+  readonly store: Store;
+  readonly settings: FleetSettings;
+  readonly reporter: Reporter;
+  /** Hosts worked on at once (connections). */
+  readonly parallel: number;
+}
+
+export type HostResult = 'switched' | 'unchanged' | 'rolled-back' | 'failed' | 'halted' | 'not-switched';
+
+export interface HostOutcome {
+  readonly host: string;
+  result: HostResult;
+  steps: readonly { profile: string; from: number | undefined; to: number | undefined }[];
+  bytesSent: number;
+  pathsSent: number;
+  ms: number;
+  /** Nanoseconds each switch took on the host (the rename alone). */
+  switchNs: number[];
+  error?: { code: string; message: string; hint?: string };
+  plan?: HostPlan;
+}
+
+export interface DeployOptions {
+  readonly canary: number;
+  readonly batch: number;
+  /** Called after every host is staged and before any switch: false stops (staged generations are removed). */
+  readonly confirm?: (plans: readonly HostPlan[]) => Promise<boolean>;
+}
+
+interface Session {
+  readonly host: FleetHost;
+  readonly outcome: HostOutcome;
+  transport?: Transport;
+  state?: HostState;
+  started: number;
+}
+
+/**
+ * Deploy targets to hosts: stage every host (probe, platform check, copy what it lacks, make the new
+ * generation without switching), then switch in waves (canaries, then batches), checking each host after
+ * its switch. A failed check switches that host back and halts the rollout.
+ */
+export async function deploy(
+  fc: FleetContext,
+  hosts: readonly FleetHost[],
+  targets: ReadonlyMap<string, ProfileTarget>,
+  opts: DeployOptions,
+): Promise<HostOutcome[]> {
+  const token = randomBytes(6).toString('hex');
+  const sessions = hosts.map((host): Session => ({
+    host,
+    outcome: emptyOutcome(host.name),
+    started: Date.now(),
+  }));
+  const genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
+  try {
+    const trees = await linkTrees(fc.store, targets, genDir);
+    await mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => stage(fc, s, targets, trees, token)));
+    const ready = sessions.filter(
+      (s) => s.outcome.error === undefined && s.outcome.steps.some((x) => x.to !== undefined),
+    );
+    if (ready.length > 0 && opts.confirm !== undefined) {
+      const go = await opts.confirm(
+        ready.map((s) => s.outcome.plan).filter((p): p is HostPlan => p !== undefined),
+      );
+      if (!go) {
+        await mapLimit(ready, fc.parallel, (s) => guard(fc, s, () => discard(s, 'not-switched')));
+        return sessions.map((s) => s.outcome);
+      }
+    }
+    await rollout(fc, ready, opts, token);
+    return sessions.map((s) => s.outcome);
+  } finally {
+    await Promise.all(sessions.map((s) => s.transport?.close() ?? Promise.resolve()));
+    await removeTree(genDir);
+  }
+}
+
+function emptyOutcome(host: string): HostOutcome {
+  return { host, result: 'unchanged', steps: [], bytesSent: 0, pathsSent: 0, ms: 0, switchNs: [] };
+}
+
+/** Run one host's step; its failure is recorded on the host, never thrown at the other hosts. */
+async function guard(fc: FleetContext, s: Session, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+    s.outcome.result = 'failed';
+    s.outcome.error = { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) };
+    fc.reporter.finish(`host:${s.host.name}`, 'failed', e.message);
+  } finally {
+    s.outcome.ms = Date.now() - s.started;
+  }
+}
+
+async function connect(fc: FleetContext, s: Session): Promise<Transport> {
+  s.transport ??= await openTransport(s.host, fc.settings);
+  return s.transport;
+}
+
+async function stage(
+  fc: FleetContext,
+  s: Session,
+  targets: ReadonlyMap<string, ProfileTarget>,
+  trees: ReadonlyMap<string, string>,
+  token: string,
+): Promise<void> {
+  const { host } = s;
+  const id = `host:${host.name}`;
+  fc.reporter.start({ id, kind: 'copy', text: host.name });
+  const t = await connect(fc, s);
+  const state = await probeHost(t, host.root, host.profiles);
+  s.state = state;
+  const plan = planHost(host, state, targets);
+  s.outcome.plan = plan;
+  s.outcome.steps = plan.steps.map((x) => ({ profile: x.profile, from: x.from, to: x.to }));
+  const needed = [...new Set(host.profiles.flatMap((p) => targets.get(p)?.closure ?? []))];
+  checkHostPlatform(host.name, state, await Promise.all(needed.map((i) => fc.store.readMeta(i))));
+  const outgoing = await prepareOutgoing(fc.store, plan.missing, host.root, host.name);
+  const total = outgoing.reduce((n, p) => n + p.bytes, 0);
+  fc.reporter.progress(id, `sending ${outgoing.length} store path(s), ${mb(total)}`);
+  const sent = await sendPaths(t, fc.store, outgoing, {
+    root: host.root,
+    token,
+    onBytes: (n) => { fc.reporter.progress(id, `sent ${mb(n)} (of about ${mb(total)} before compression)`); },
+  });
+  s.outcome.bytesSent = sent.bytes;
+  s.outcome.pathsSent = sent.paths;
+  for (const step of plan.steps) {
+    if (step.to === undefined) continue;
+    const target = targets.get(step.profile);
+    const tree = trees.get(step.profile);
+    if (target === undefined || tree === undefined) continue;
+    await stageGeneration(t, host.root, target, tree, step.to, token);
+  }
+  const changed = plan.steps.some((x) => x.to !== undefined);
+  fc.reporter.finish(id, 'ok', `${changed ? 'staged' : 'up to date'}, ${mb(sent.bytes)} sent`);
+}
+
+async function stageGeneration(
+  t: Transport,
+  root: string,
+  target: ProfileTarget,
+  tree: string,
+  n: number,
+  token: string,
+): Promise<void> {
+  const manifest: GenerationManifest = {
+    formatVersion: GENERATION_FORMAT_VERSION,
+    number: n,
+    createdAt: new Date().toISOString(),
+    requests: target.requests,
+    packages: target.packages,
+  };
+  const stream = tarSources([{ dir: tree, as: '' }], {
+    dirs: [],
+    files: [{ path: '.generation.json', data: Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`) }],
+  });
+  await runChecked(
+    t,
+    `staging generation ${n} of ${target.profile}`,
+    STAGE,
+    [root, target.profile, String(n), token, ...target.closure],
+    {
+      stdin: gzipStream(stream),
+    },
+  );
+}
+
+/** Each target's generation view, linked once here and sent to every host (links are relative). */
+async function linkTrees(store: Store, targets: ReadonlyMap<string, ProfileTarget>, dir: string) {
+  const out = new Map<string, string>();
+  for (const [name, target] of targets) {
+    const tree = join(dir, name);
+    await fs.mkdir(tree);
+    // As it will lie on a host: <root>/profiles/<P>.d/<N>, beside <root>/store (any root, any N).
+    await linkGeneration(store, tree, name, target.packages, {
+      treeDir: `/r/profiles/${name}.d/1`,
+      storeDir: '/r/store',
+    });
+    out.set(name, tree);
+  }
+  return out;
+}
+
+async function rollout(
+  fc: FleetContext,
+  ready: Session[],
+  opts: DeployOptions,
+  token: string,
+): Promise<void> {
+  const waves = rolloutWaves(ready, opts.canary, opts.batch);
+  for (let w = 0; w < waves.length; w++) {
+    const wave = waves[w] ?? [];
+    await mapLimit(wave, fc.parallel, (s) => guard(fc, s, () => switchAndCheck(fc, s, token)));
+    const failed = wave.filter((s) => s.outcome.result === 'rolled-back' || s.outcome.result === 'failed');
+    if (failed.length === 0) continue;
+    const rest = waves.slice(w + 1).flat();
+    const why = `halted: ${failed.map((s) => s.host.name).join(', ')} failed after switching`;
+    await mapLimit(rest, fc.parallel, (s) =>
+      guard(fc, s, async () => {
+        await discard(s, 'halted');
+        s.outcome.error = { code: 'E_FLEET_HALTED', message: `${s.host.name}: not switched; ${why}` };
+      }),
+    );
+    return;
+  }
+}
+
+async function switchAndCheck(fc: FleetContext, s: Session, token: string): Promise<void> {
+  const t = await connect(fc, s);
+  const id = `switch:${s.host.name}`;
+  fc.reporter.start({ id, kind: 'check', text: `${s.host.name} switch` });
+  const switched: { profile: string; from: number | undefined }[] = [];
+  for (const step of s.outcome.steps) {
+    if (step.to === undefined) continue;
+    const r = await runChecked(t, `switching ${step.profile}`, SWITCH, [
+      s.host.root,
+      step.profile,
+      String(step.to),
+      token,
+    ]);
+    switched.push({ profile: step.profile, from: step.from });
+    const [, , , t0, t1] = r.stdout.trim().split(' ');
+    if (/^\d+$/.test(t0 ?? '') && /^\d+$/.test(t1 ?? ''))
+      s.outcome.switchNs.push(Number(BigInt(t1 ?? '0') - BigInt(t0 ?? '0')));
+  }
+  s.outcome.result = 'switched';
+  const failure = await runCheck(t, s.host);
+  if (failure === undefined) {
+    fc.reporter.finish(id, 'ok', s.host.check === undefined ? 'switched' : 'switched, check passed');
+    return;
+  }
+  for (const back of switched.reverse())
+    await runChecked(t, `rolling back ${back.profile}`, SWITCH, [
+      s.host.root,
+      back.profile,
+      back.from === undefined ? '' : String(back.from),
+      token,
+    ]);
+  s.outcome.result = 'rolled-back';
+  s.outcome.error = {
+    code: 'E_FLEET_CHECK',
+    message: `${s.host.name}: check \`${s.host.check ?? ''}\` failed after the switch (${failure}); switched back`,
+    hint: 'the new generation stays on the host for inspection; fix it and deploy again',
+  };
+  fc.reporter.finish(id, 'failed', s.outcome.error.message);
+}
+
+/** The host's health check; undefined when it passed (or there is none), else what it said. */
+async function runCheck(t: Transport, host: FleetHost): Promise<string | undefined> {
+  if (host.check === undefined) return undefined;
+  const r = await t.run(CHECK, [host.root, host.check, ...host.profiles], {
+    timeoutMs: host.checkTimeoutS * 1000,
+  });
+  if (r.exitCode === 0 && !r.timedOut) return undefined;
+  const said = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-3).join(' / ');
+  return r.timedOut
+    ? `no answer within ${host.checkTimeoutS} s`
+    : `exit status ${r.exitCode}${said === '' ? '' : `: ${said}`}`;
+}
+
+async function discard(s: Session, result: HostResult): Promise<void> {
+  const t = s.transport;
+  if (t !== undefined)
+    for (const step of s.outcome.steps)
+      if (step.to !== undefined)
+        await runChecked(t, `removing staged generation ${step.to}`, DISCARD, [
+          s.host.root,
+          step.profile,
+          String(step.to),
+        ]);
+  s.outcome.result = result;
+  s.outcome.steps = s.outcome.steps.map((x) => ({ ...x, to: undefined }));
+}
+
+/** Go back one generation on every profile of each host (ferry rollback --hosts). */
+export async function rollbackHosts(fc: FleetContext, hosts: readonly FleetHost[]): Promise<HostOutcome[]> {
+  const token = randomBytes(6).toString('hex');
+  const sessions = hosts.map((host): Session => ({
+    host,
+    outcome: emptyOutcome(host.name),
+    started: Date.now(),
+  }));
+  try {
+    await mapLimit(sessions, fc.parallel, (s) =>
+      guard(fc, s, async () => {
+        const t = await connect(fc, s);
+        const state = await probeHost(t, s.host.root, s.host.profiles);
+        const steps = s.host.profiles.map((profile) => {
+          const p = state.profiles.get(profile);
+          const prev =
+            p?.current === undefined ? undefined : p.generations.filter((n) => n < (p.current ?? 0)).pop();
+          if (prev === undefined)
+            throw new AppError(
+              'E_FLEET_NO_GENERATION',
+              `${s.host.name}: profile ${profile} has no generation before ${p?.current ?? '(none)'}`,
+              {
+                hint: 'nothing to roll back to; deploy the version you want instead',
+              },
+            );
+          return { profile, from: p?.current, to: prev };
+        });
+        for (const step of steps)
+          await runChecked(t, `rolling back ${step.profile}`, SWITCH, [
+            s.host.root,
+            step.profile,
+            String(step.to),
+            token,
+          ]);
+        s.outcome.steps = steps;
+        s.outcome.result = 'switched';
+      }),
+    );
+    return sessions.map((s) => s.outcome);
+  } finally {
+    await Promise.all(sessions.map((s) => s.transport?.close() ?? Promise.resolve()));
+  }
+}
+
+export interface HostStatus {
+  readonly host: string;
+  readonly reachable: boolean;
+  readonly error?: { code: string; message: string; hint?: string };
+  readonly state?: HostState;
+}
+
+/** Probe hosts in parallel; an unreachable host is a status, not a failure of the others. */
+export async function probeHosts(fc: FleetContext, hosts: readonly FleetHost[]): Promise<HostStatus[]> {
+  return mapLimit(hosts, fc.parallel, async (host) => {
+    let t: Transport | undefined;
+    try {
+      t = await openTransport(host, fc.settings);
+      return { host: host.name, reachable: true, state: await probeHost(t, host.root, host.profiles) };
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      const error = { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) };
+      return {
+        host: host.name,
+        reachable: e.code !== 'E_FLEET_CONNECT' && e.code !== 'E_FLEET_HOSTKEY',
+        error,
+      };
+    } finally {
+      await t?.close();
+    }
+  });
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+function mb(bytes: number): string {
+  return bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+}

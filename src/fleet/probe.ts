@@ -1,0 +1,90 @@
+import { AppError } from '../core/index.js';
+import { GENERATION_FORMAT_VERSION, type GenerationManifest } from '../profile/index.js';
+import { tryParseStoreId, type StoreId } from '../store/index.js';
+import { PROBE } from './scripts.js';
+import { runChecked, type Transport } from './transport.js';
+import type { HostProfileState, HostState } from './types.js';
+
+/** Ask a host what it is and what it has: platform, store paths, each profile's generations. */
+export async function probeHost(t: Transport, root: string, profiles: readonly string[]): Promise<HostState> {
+  const r = await runChecked(t, 'reading its state', PROBE, [root, ...profiles]);
+  return parseProbe(r.stdout, t.host);
+}
+
+/** Pure: the probe script's output → HostState. The output is the host's word, so it is checked, not trusted. */
+export function parseProbe(text: string, host: string): HostState {
+  const fields = new Map<string, string>();
+  const storeIds = new Set<StoreId>();
+  const profiles = new Map<
+    string,
+    { current?: number | undefined; generations: number[]; manifest?: GenerationManifest | undefined }
+  >();
+  const profile = (name: string) => {
+    let p = profiles.get(name);
+    if (p === undefined) profiles.set(name, (p = { generations: [] }));
+    return p;
+  };
+  const lines = text.split('\n');
+  let complete = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const sp = line.indexOf(' ');
+    const key = sp === -1 ? line : line.slice(0, sp);
+    const rest = sp === -1 ? '' : line.slice(sp + 1);
+    if (key === 'end') complete = true;
+    else if (key === 'os' || key === 'arch' || key === 'glibc') fields.set(key, rest.trim());
+    else if (key === 'path') {
+      const id = tryParseStoreId(rest);
+      if (id !== undefined) storeIds.add(id);
+    } else if (key === 'current' || key === 'generation') {
+      const [name = '', n = ''] = rest.split(' ');
+      const num = /^\d+$/.test(n) ? Number(n) : undefined;
+      if (key === 'current') profile(name).current = num;
+      else if (num !== undefined) profile(name).generations.push(num);
+    } else if (key === 'manifest-begin') {
+      const end = lines.indexOf(`manifest-end ${rest}`, i);
+      if (end === -1) break;
+      profile(rest).manifest = parseGeneration(lines.slice(i + 1, end).join('\n'), host, rest);
+      i = end;
+    }
+  }
+  if (!complete)
+    throw new AppError(
+      'E_FLEET_REMOTE',
+      `${host}: its state could not be read (the probe's output was cut short)`,
+      {
+        hint: 'check that the host has a POSIX sh and coreutils, and that the login does not print to stdout',
+      },
+    );
+  const out = new Map<string, HostProfileState>();
+  for (const [name, p] of profiles)
+    out.set(name, {
+      current: p.current,
+      generations: p.generations.sort((a, b) => a - b),
+      manifest: p.manifest?.number === p.current ? p.manifest : undefined,
+    });
+  return {
+    os: (fields.get('os') ?? '').toLowerCase(),
+    arch: fields.get('arch') ?? '',
+    glibc: /(\d+\.\d+)\s*$/.exec(fields.get('glibc') ?? '')?.[1],
+    storeIds,
+    profiles: out,
+  };
+}
+
+function parseGeneration(text: string, host: string, profile: string): GenerationManifest | undefined {
+  try {
+    const m = JSON.parse(text) as GenerationManifest;
+    if (typeof m.number !== 'number' || !Array.isArray(m.packages)) return undefined;
+    if (m.formatVersion > GENERATION_FORMAT_VERSION)
+      throw new AppError(
+        'E_STORE_FORMAT',
+        `${host}: profile ${profile}'s generation has formatVersion ${m.formatVersion}; this ferry reads up to ${GENERATION_FORMAT_VERSION}`,
+        { hint: 'upgrade ferry on this machine' },
+      );
+    return m;
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined;
+    throw e;
+  }
+}

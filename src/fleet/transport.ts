@@ -1,0 +1,90 @@
+import { AppError } from '../core/index.js';
+import {
+  formatEndpoint,
+  runStreaming,
+  SshConnection,
+  type StreamOptions,
+  type StreamResult,
+} from '../platform/index.js';
+import type { FleetHost, FleetSettings } from './types.js';
+
+/** How commands reach a host. Scripts are POSIX sh; arguments are passed as data, never as shell text. */
+export interface Transport {
+  readonly host: string;
+  /** Run `sh -c SCRIPT sh ARG…`; resolves with the exit status (connection failures throw E_FLEET_CONNECT). */
+  run(script: string, args: readonly string[], options?: StreamOptions): Promise<StreamResult>;
+  close(): Promise<void>;
+}
+
+/** A host over OpenSSH, one multiplexed connection for all its commands. */
+export class SshTransport implements Transport {
+  readonly host: string;
+  private readonly conn: SshConnection;
+
+  private constructor(host: string, conn: SshConnection) {
+    this.host = host;
+    this.conn = conn;
+  }
+
+  static async open(host: FleetHost, settings: FleetSettings): Promise<SshTransport> {
+    if (host.address.kind !== 'ssh') throw new Error(`Assertion failed: ${host.name} is not an ssh host`);
+    const conn = await SshConnection.open(host.name, host.address, {
+      knownHostsFiles: [settings.knownHosts],
+      ...(settings.sshConfig === undefined ? {} : { configFile: settings.sshConfig }),
+    });
+    return new SshTransport(host.name, conn);
+  }
+
+  run(script: string, args: readonly string[], options?: StreamOptions): Promise<StreamResult> {
+    return this.conn.run(script, args, options);
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+/** A local directory treated exactly like a remote root: the same scripts, run by the local sh. */
+export class LocalTransport implements Transport {
+  readonly host: string;
+
+  constructor(host: string) {
+    this.host = host;
+  }
+
+  run(script: string, args: readonly string[], options?: StreamOptions): Promise<StreamResult> {
+    return runStreaming('/bin/sh', ['-c', script, 'sh', ...args], options);
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open.
+  }
+}
+
+export async function openTransport(host: FleetHost, settings: FleetSettings): Promise<Transport> {
+  return host.address.kind === 'ssh' ? SshTransport.open(host, settings) : new LocalTransport(host.name);
+}
+
+export function describeAddress(host: FleetHost): string {
+  return host.address.kind === 'ssh' ? formatEndpoint(host.address) : host.address.dir;
+}
+
+/** Run a script and insist on success: a failure names the host, what was being done and the host's words. */
+export async function runChecked(
+  t: Transport,
+  what: string,
+  script: string,
+  args: readonly string[],
+  options?: StreamOptions,
+): Promise<StreamResult> {
+  const r = await t.run(script, args, options);
+  if (r.exitCode === 0) return r;
+  const said = r.stderr.trim().split('\n').slice(-4).join(' / ') || `exit status ${r.exitCode}`;
+  if (r.exitCode === 75)
+    throw new AppError('E_FLEET_BUSY', `${t.host}: ${what}: ${said}`, {
+      hint: 'another deploy is changing this host; wait for it, then deploy again',
+    });
+  throw new AppError('E_FLEET_REMOTE', `${t.host}: ${what} failed: ${said}`, {
+    hint: 'the host needs sh, tar, gzip and write access to its root; nothing was switched',
+  });
+}

@@ -1,0 +1,199 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppError } from '../core/index.js';
+import { runStreaming, shCommand, type StreamOptions, type StreamResult } from './shell.js';
+
+export interface SshEndpoint {
+  readonly user?: string;
+  readonly host: string;
+  readonly port?: number;
+}
+
+export interface SshSettings {
+  /** An ssh_config to use instead of ~/.ssh/config (`-F`). */
+  readonly configFile?: string;
+  /** Known-hosts files, searched in order; ~/.ssh/known_hosts is added last. Nothing is ever written to them. */
+  readonly knownHostsFiles: readonly string[];
+  readonly connectTimeoutS?: number;
+}
+
+/** `user@host:port` as people write it; the port only when it is not 22. */
+export function formatEndpoint(e: SshEndpoint): string {
+  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+  return `${e.user === undefined ? '' : `${e.user}@`}${host}${e.port === undefined || e.port === 22 ? '' : `:${e.port}`}`;
+}
+
+/**
+ * One multiplexed OpenSSH connection (the system's client, so ~/.ssh/config, agents, ProxyJump and
+ * known_hosts work as users expect). Host keys are checked strictly: ssh refuses unknown and changed keys,
+ * and ferry never adds one by itself.
+ */
+export class SshConnection {
+  readonly label: string;
+  private readonly base: readonly string[];
+  private readonly dest: string;
+  private readonly controlDir: string;
+  private master: ChildProcess | undefined;
+
+  private constructor(label: string, base: readonly string[], dest: string, controlDir: string) {
+    this.label = label;
+    this.base = base;
+    this.dest = dest;
+    this.controlDir = controlDir;
+  }
+
+  /** Log in once (the control master); later commands reuse that connection. */
+  static async open(label: string, endpoint: SshEndpoint, settings: SshSettings): Promise<SshConnection> {
+    if (endpoint.host.startsWith('-') || (endpoint.user ?? '').startsWith('-'))
+      throw new AppError('E_FLEET_CONNECT', `${label}: "${formatEndpoint(endpoint)}" is not an ssh address`, {
+        hint: 'write ssh = "user@host:port"',
+      });
+    const controlDir = await fs.mkdtemp(join(tmpdir(), 'ferry-ssh-'));
+    const socket = join(controlDir, createHash('sha256').update(label).digest('hex').slice(0, 16));
+    const base = sshOptions(endpoint, settings, socket);
+    const conn = new SshConnection(label, base, endpoint.host, controlDir);
+    try {
+      await conn.startMaster(socket);
+    } catch (e) {
+      await conn.close();
+      throw e;
+    }
+    return conn;
+  }
+
+  /** Run `sh -c SCRIPT sh ARG…` on the host; every word is quoted, so nothing in ARGs is ever executed. */
+  async run(script: string, args: readonly string[], options: StreamOptions = {}): Promise<StreamResult> {
+    const r = await runStreaming(
+      'ssh',
+      [...this.base, '-o', 'ControlMaster=no', '--', this.dest, shCommand(script, args)],
+      options,
+    );
+    if (r.exitCode === 255 && !r.timedOut) throw sshFailure(this.label, r.stderr, this.base);
+    return r;
+  }
+
+  async close(): Promise<void> {
+    const m = this.master;
+    this.master = undefined;
+    if (m?.exitCode === null && m.signalCode === null) {
+      const exited = new Promise((resolve) => m.once('close', resolve));
+      m.kill('SIGTERM');
+      await exited;
+    }
+    await fs.rm(this.controlDir, { recursive: true, force: true });
+  }
+
+  private async startMaster(socket: string): Promise<void> {
+    const m = spawn('ssh', [...this.base, '-M', '-N', '-o', 'ControlPersist=no', '--', this.dest], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.master = m;
+    let stderr = '';
+    m.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number>((resolve) => m.once('close', (code) => { resolve(code ?? 255); }));
+    m.once('error', () => undefined);
+    for (;;) {
+      const code = await Promise.race([exited, delay(25).then(() => undefined)]);
+      if (code !== undefined) throw sshFailure(this.label, stderr, this.base);
+      if (await isSocket(socket)) return;
+    }
+  }
+}
+
+function sshOptions(e: SshEndpoint, s: SshSettings, socket: string): string[] {
+  const known = [...s.knownHostsFiles.map(quoteForSsh), '~/.ssh/known_hosts'].join(' ');
+  return [
+    ...(s.configFile === undefined ? [] : ['-F', s.configFile]),
+    ...(e.user === undefined ? [] : ['-l', e.user]),
+    ...(e.port === undefined ? [] : ['-p', String(e.port)]),
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${known}`,
+    '-o',
+    `ConnectTimeout=${s.connectTimeoutS ?? 15}`,
+    '-o',
+    'ServerAliveInterval=5',
+    '-o',
+    'ServerAliveCountMax=3',
+    '-o',
+    `ControlPath=${socket}`,
+    '-T',
+  ];
+}
+
+/** ssh splits option values on spaces and honours double quotes. */
+function quoteForSsh(path: string): string {
+  return /[\s"]/.test(path) ? `"${path.replaceAll('"', '\\"')}"` : path;
+}
+
+/** ssh's own words, sorted into what the user must do about them. */
+function sshFailure(label: string, stderr: string, base: readonly string[]): AppError {
+  const said = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('@@@') && l.trim() !== '');
+  const text = said.slice(-3).join(' / ') || 'ssh exited with status 255';
+  const knownFile = base.find((a) => a.startsWith('UserKnownHostsFile='))?.slice(19) ?? '';
+  if (stderr.includes('IDENTIFICATION HAS CHANGED'))
+    return new AppError(
+      'E_FLEET_HOSTKEY',
+      `${label}: the host key has CHANGED since it was trusted (${text})`,
+      {
+        hint: `someone may be intercepting the connection, or the host was reinstalled; verify the new key out of band, then remove the old line from ${knownFile} and run: ferry hosts trust ${label}`,
+      },
+    );
+  if (/Host key verification failed|No \S+ host key is known/.test(stderr))
+    return new AppError('E_FLEET_HOSTKEY', `${label}: the host's key is not known (${text})`, {
+      hint: `check and record its fingerprint: ferry hosts trust ${label}`,
+    });
+  if (stderr.includes('Permission denied'))
+    return new AppError('E_FLEET_CONNECT', `${label}: login refused (${text})`, {
+      hint: 'ferry logs in with your SSH keys or agent (no passwords); check the user and that your key is in its authorized_keys',
+    });
+  return new AppError('E_FLEET_CONNECT', `${label}: ${text}`, {
+    hint: 'check that the host is up and reachable with ssh; an interrupted deploy continues where it stopped on the next run',
+  });
+}
+
+async function isSocket(path: string): Promise<boolean> {
+  try {
+    return (await fs.lstat(path)).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The host keys a server offers (`ssh-keyscan`), with their SHA256 fingerprints, for a person to compare. */
+export async function scanHostKeys(
+  endpoint: SshEndpoint,
+): Promise<{ line: string; type: string; fingerprint: string }[]> {
+  const port = String(endpoint.port ?? 22);
+  const r = await runStreaming('ssh-keyscan', ['-p', port, '-T', '10', '--', endpoint.host]);
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  if (lines.length === 0)
+    throw new AppError(
+      'E_FLEET_CONNECT',
+      `${formatEndpoint(endpoint)} offered no host key (${r.stderr.trim() || 'no answer'})`,
+      {
+        hint: 'check that sshd runs there and the port is right',
+      },
+    );
+  const out = [];
+  for (const line of lines) {
+    const fp = await runStreaming('ssh-keygen', ['-l', '-E', 'sha256', '-f', '-'], { stdin: `${line}\n` });
+    const fields = fp.stdout.trim().split(/\s+/);
+    const type = (fields[fields.length - 1] ?? '').replace(/[()]/g, '');
+    out.push({ line, type, fingerprint: fields[1] ?? '' });
+  }
+  return out;
+}
