@@ -140,7 +140,9 @@ async function stage(
   const sent = await sendPaths(t, fc.store, outgoing, {
     root: host.root,
     token,
-    onBytes: (n) => { fc.reporter.progress(id, `sent ${mb(n)} (of about ${mb(total)} before compression)`); },
+    onBytes: (n) => {
+      fc.reporter.progress(id, `sent ${mb(n)} (of about ${mb(total)} before compression)`);
+    },
   });
   s.outcome.bytesSent = sent.bytes;
   s.outcome.pathsSent = sent.paths;

@@ -58,7 +58,9 @@ export async function runStreaming(
     child.on('error', (e) => {
       reject(new AppError('E_FLEET_CONNECT', `cannot start ${file}: ${e.message}`, { cause: e }));
     });
-    child.on('close', (code, sig) => { resolve([code ?? 128, sig]); });
+    child.on('close', (code, sig) => {
+      resolve([code ?? 128, sig]);
+    });
   });
   // A failing input (a file changed while streamed) kills the process, then surfaces once it has exited.
   const fed = feed(child.stdin, options.stdin, options.onStdinBytes).then(
@@ -127,7 +129,11 @@ function capture(stream: NodeJS.ReadableStream): Promise<string> {
       if (size < CAPTURE_LIMIT) chunks.push(c);
       size += c.length;
     });
-    stream.on('end', () => { resolve(Buffer.concat(chunks).toString('utf8')); });
-    stream.on('error', () => { resolve(Buffer.concat(chunks).toString('utf8')); });
+    stream.on('end', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    stream.on('error', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
   });
 }

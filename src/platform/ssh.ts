@@ -66,6 +66,11 @@ export class SshConnection {
 
   /** Run `sh -c SCRIPT sh ARG…` on the host; every word is quoted, so nothing in ARGs is ever executed. */
   async run(script: string, args: readonly string[], options: StreamOptions = {}): Promise<StreamResult> {
+    // Without its master, ssh would quietly log in again; a dropped connection must stop this host instead.
+    if (this.master?.exitCode !== null || this.master.signalCode !== null)
+      throw new AppError('E_FLEET_CONNECT', `${this.label}: the connection was lost`, {
+        hint: 'check the host and the network; an interrupted deploy continues where it stopped on the next run',
+      });
     const r = await runStreaming(
       'ssh',
       [...this.base, '-o', 'ControlMaster=no', '--', this.dest, shCommand(script, args)],
@@ -93,7 +98,11 @@ export class SshConnection {
     this.master = m;
     let stderr = '';
     m.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number>((resolve) => m.once('close', (code) => { resolve(code ?? 255); }));
+    const exited = new Promise<number>((resolve) =>
+      m.once('close', (code) => {
+        resolve(code ?? 255);
+      }),
+    );
     m.once('error', () => undefined);
     for (;;) {
       const code = await Promise.race([exited, delay(25).then(() => undefined)]);
@@ -138,7 +147,7 @@ function sshFailure(label: string, stderr: string, base: readonly string[]): App
     .trim()
     .split('\n')
     .filter((l) => !l.startsWith('@@@') && l.trim() !== '');
-  const text = said.slice(-3).join(' / ') || 'ssh exited with status 255';
+  const text = said.slice(-3).join(' / ') || 'the connection dropped (ssh exited with status 255)';
   const knownFile = base.find((a) => a.startsWith('UserKnownHostsFile='))?.slice(19) ?? '';
   if (stderr.includes('IDENTIFICATION HAS CHANGED'))
     return new AppError(

@@ -33,7 +33,7 @@ function project(sb: Sandboxed, name: string): Project {
   };
 }
 
-function json<T>(r: CliResult): T {
+function json<T = unknown>(r: CliResult): T {
   try {
     return JSON.parse(r.stdout) as T;
   } catch {
@@ -282,6 +282,49 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal(r.code, 1);
     assert.match(r.stdout, /E_FLEET_HOSTKEY[\s\S]*not known/);
     assert.ok(!existsSync(join(p.dir, 'empty_known_hosts')));
+  });
+
+  test('a connection killed mid-copy leaves the host on its old generation; the next deploy resumes', async () => {
+    const ports = join(sb.dir, 'blob-ports');
+    for (const n of ['a', 'b', 'c']) {
+      await fs.mkdir(join(ports, `blob-${n}`), { recursive: true });
+      await fs.writeFile(
+        join(ports, `blob-${n}`, '1.0.toml'),
+        `name = "blob-${n}"\nversion = "1.0"\nsummary = "incompressible bytes"\nlicense = "MIT"\n[build]\nsystem = "script"\nscript = 'mkdir -p "$PREFIX/share" && head -c 24000000 /dev/urandom > "$PREFIX/share/${n}.bin"'\n`,
+      );
+    }
+    const p = project(sb, 'big');
+    await fs.mkdir(p.dir, { recursive: true });
+    await fs.copyFile(tb.knownHosts, join(p.dir, 'known_hosts'));
+    await p.write(
+      [
+        header.replace(/^ports = .*$/m, `ports = [${JSON.stringify(ports)}]`),
+        '[profiles.big]\npackages = ["blob-a", "blob-b", "blob-c"]\n',
+        hostToml(tb, 'h2', { root: 'big/ferry', profiles: ['big'] }),
+      ].join('\n'),
+    );
+    assert.equal((await p.ferry(['lock'])).code, 0);
+    assert.equal((await p.ferry(['build', '--profile', 'big'])).code, 0, 'built before the clock starts');
+    const store = join(tb.host('h2').fsDir, 'big/ferry/store');
+    const complete = () =>
+      existsSync(store) ? readdirSync(store).filter((n) => /-blob-/.test(n) && !n.startsWith('.')) : [];
+    const run = p.ferry(['deploy', '--json']);
+    while (complete().length === 0) await new Promise((r) => setTimeout(r, 5));
+    await tb.killConnections('h2');
+    const cut = await run;
+    assert.equal(cut.code, 1, cut.stdout);
+    const o = json<{ hosts: Outcome[] }>(cut).hosts[0];
+    assert.equal(o?.error?.code, 'E_FLEET_CONNECT', JSON.stringify(o));
+    const landed = complete();
+    assert.ok(landed.length >= 1 && landed.length < 3, `landed: ${landed.join(', ')}`);
+    for (const id of landed) assert.ok(existsSync(join(store, '.meta', `${id}.json`)), `${id} is registered`);
+    assert.equal(currentGen(tb, 'h2', 'big/ferry', 'big'), undefined, 'still on its old (no) generation');
+    const again = await p.ferry(['deploy', '--json']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const o2 = json<{ hosts: Outcome[] }>(again).hosts[0];
+    assert.equal(o2?.pathsSent, 3 - landed.length, 'only what was missing is sent');
+    assert.equal(currentGen(tb, 'h2', 'big/ferry', 'big'), 'big.d/1');
+    assert.equal(complete().length, 3);
   });
 
   test('hostile host names, roots and users are only ever data', async () => {
