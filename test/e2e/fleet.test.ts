@@ -33,9 +33,9 @@ function project(sb: Sandboxed, name: string): Project {
   };
 }
 
-function json<T = unknown>(r: CliResult): T {
+function json(r: CliResult): unknown {
   try {
-    return JSON.parse(r.stdout) as T;
+    return JSON.parse(r.stdout);
   } catch {
     throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   }
@@ -116,7 +116,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal((await web.ferry(['lock'])).code, 0);
     const r = await web.ferry(['deploy', 'h1', 'rest', '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const out = json<{ hosts: Outcome[] }>(r).hosts;
+    const out = (json(r) as { hosts: Outcome[] }).hosts;
     assert.deepEqual(
       out.map((o) => [o.host, o.result]),
       [
@@ -141,7 +141,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
   test('a second deploy sends nothing and makes no generation', async () => {
     const r = await web.ferry(['deploy', 'h1', 'rest', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    for (const o of json<{ hosts: Outcome[] }>(r).hosts) {
+    for (const o of (json(r) as { hosts: Outcome[] }).hosts) {
       assert.equal(o.result, 'unchanged');
       assert.equal(o.bytesSent, 0);
       assert.deepEqual(
@@ -156,14 +156,16 @@ describe('fleet over real ssh hosts', { skip }, () => {
   test('status: platform, generation, and whether each host is behind the lock', async () => {
     const r = await web.ferry(['status', '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const hosts = json<{
-      hosts: {
-        host: string;
-        reachable: boolean;
-        platform: { glibc: string };
-        profiles: { generation: number | null; behind: boolean }[];
-      }[];
-    }>(r).hosts;
+    const hosts = (
+      json(r) as {
+        hosts: {
+          host: string;
+          reachable: boolean;
+          platform: { glibc: string };
+          profiles: { generation: number | null; behind: boolean }[];
+        }[];
+      }
+    ).hosts;
     assert.deepEqual(
       hosts.map((h) => [h.host, h.reachable, h.profiles[0]?.generation, h.profiles[0]?.behind]),
       [
@@ -179,7 +181,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
   test('a host whose glibc is too old is refused before anything is copied', async () => {
     const r = await web.ferry(['deploy', 'legacy', '--json']);
     assert.equal(r.code, 1);
-    const o = json<{ hosts: Outcome[] }>(r).hosts[0];
+    const o = (json(r) as { hosts: Outcome[] }).hosts[0];
     assert.equal(o?.error?.code, 'E_FLEET_PLATFORM');
     assert.match(
       o?.error?.message ?? '',
@@ -210,7 +212,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal((await web.ferry(['lock'])).code, 0);
     const r = await web.ferry(['deploy', 'h1', 'rest', '--canary', '1', '--json']);
     assert.equal(r.code, 1, r.stdout);
-    const out = json<{ hosts: Outcome[] }>(r).hosts;
+    const out = (json(r) as { hosts: Outcome[] }).hosts;
     assert.deepEqual(
       out.map((o) => [o.host, o.result, o.error?.code]),
       [
@@ -248,7 +250,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
     const pub = await tb.changeHostKey('h3');
     const r = await web.ferry(['status', 'h3', '--json']);
     assert.equal(r.code, 1);
-    const h = json<{ hosts: { error: { code: string; message: string } }[] }>(r).hosts[0];
+    const h = (json(r) as { hosts: { error: { code: string; message: string } }[] }).hosts[0];
     assert.equal(h?.error.code, 'E_FLEET_HOSTKEY');
     assert.match(h?.error.message ?? '', /CHANGED/);
     const noTty = await web.ferry(['hosts', 'trust', 'h3']);
@@ -307,13 +309,13 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal((await p.ferry(['build', '--profile', 'big'])).code, 0, 'built before the clock starts');
     const store = join(tb.host('h2').fsDir, 'big/ferry/store');
     const complete = () =>
-      existsSync(store) ? readdirSync(store).filter((n) => /-blob-/.test(n) && !n.startsWith('.')) : [];
+      existsSync(store) ? readdirSync(store).filter((n) => n.includes('-blob-') && !n.startsWith('.')) : [];
     const run = p.ferry(['deploy', '--json']);
     while (complete().length === 0) await new Promise((r) => setTimeout(r, 5));
     await tb.killConnections('h2');
     const cut = await run;
     assert.equal(cut.code, 1, cut.stdout);
-    const o = json<{ hosts: Outcome[] }>(cut).hosts[0];
+    const o = (json(cut) as { hosts: Outcome[] }).hosts[0];
     assert.equal(o?.error?.code, 'E_FLEET_CONNECT', JSON.stringify(o));
     const landed = complete();
     assert.ok(landed.length >= 1 && landed.length < 3, `landed: ${landed.join(', ')}`);
@@ -321,7 +323,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal(currentGen(tb, 'h2', 'big/ferry', 'big'), undefined, 'still on its old (no) generation');
     const again = await p.ferry(['deploy', '--json']);
     assert.equal(again.code, 0, again.stdout + again.stderr);
-    const o2 = json<{ hosts: Outcome[] }>(again).hosts[0];
+    const o2 = (json(again) as { hosts: Outcome[] }).hosts[0];
     assert.equal(o2?.pathsSent, 3 - landed.length, 'only what was missing is sent');
     assert.equal(currentGen(tb, 'h2', 'big/ferry', 'big'), 'big.d/1');
     assert.equal(complete().length, 3);
@@ -345,7 +347,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
     const r = await p.ferry(['deploy', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(
-      json<{ hosts: Outcome[] }>(r).hosts.map((o) => o.result),
+      (json(r) as { hosts: Outcome[] }).hosts.map((o) => o.result),
       ['switched', 'switched'],
     );
     const remote = join(tb.mountDir, 'hostile', evil, 'profiles/web/bin/hello');
