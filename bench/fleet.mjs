@@ -13,7 +13,7 @@
  *   node bench/fleet.mjs --render bench/results/fleet-DATE.json     (re-print a saved result's table)
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -21,6 +21,7 @@ import { TOP, planClosure, writeClosure } from './cache/closure.mjs';
 import { FerryCli, snapshotFerry } from './cache/ferry.mjs';
 import { ferryEnv, stats } from './cache/measure.mjs';
 import { machineCpuS, run, treeSize, vethFor, wireBytes } from './fleet/measure.mjs';
+import { cpuProfileTop, sshTimeline, sshTracer } from './fleet/trace.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -110,12 +111,12 @@ async function main() {
   log('ferry build v1 (untimed fixture)…');
   const b1 = ferry1.build(root, TOP);
   if (b1.note !== undefined) report.notes.push(b1.note);
-  const ids1 = [...ferry1.storePaths(root).values()].map((p) => p.split('/').at(-1) ?? '').sort();
+  const ids1 = storeIds(root);
   log(`  ${ids1.length} store paths in ${(b1.ms / 1000).toFixed(1)} s`);
   log('ferry build v2 (untimed fixture)…');
   const b2 = ferry2.build(root, TOP);
   if (b2.note !== undefined && b2.note !== b1.note) report.notes.push(b2.note);
-  const all = [...ferry2.storePaths(root).values()].map((p) => p.split('/').at(-1) ?? '');
+  const all = storeIds(root);
   const fresh = all.filter((id) => !ids1.includes(id)).sort();
   const key = (/** @type {string} */ id) => id.replace(/^[0-9a-z]{32}-/, '');
   const freshKeys = new Set(fresh.map(key));
@@ -346,13 +347,13 @@ async function main() {
         const step = { round, tool: tool.id, case: c, ...d, wire, machineCpuS: cpu, syncAfterMs, loadavg: load };
         (round === 0 ? report.warmup : report.steps).push(step);
         log(
-          `  ${tool.label.padEnd(12)} ${c.padEnd(11)} ${(d.ms / 1000).toFixed(2)} s, wire ${(wire / 1e6).toFixed(2)} MB, sent ${((d.sent ?? NaN) / 1e6).toFixed(2)} MB, hosts ${d.hostMs.map((x) => (x / 1000).toFixed(2)).join('/')} s`,
+          `  ${tool.label.padEnd(12)} ${c.padEnd(11)} ${(d.ms / 1000).toFixed(2)} s, wire ${(wire / 1e6).toFixed(2)} MB, sent ${((d.sent ?? NaN) / 1e6).toFixed(2)} MB, hosts ${d.hostMs.map((x) => (x / 1000).toFixed(2)).join('/')} s, sync after ${syncAfterMs.toFixed(0)} ms`,
         );
       }
     }
   }
   // The controller's store must not have grown: every deploy found its closure built.
-  const after = ferry2.storePaths(root).size;
+  const after = storeIds(root).length;
   if (after !== all.length) report.notes.push(`the controller's store grew from ${all.length} to ${after} paths during the deploys`);
 
   // --- diagnostics: what the fixed costs are ------------------------------------------------------------
@@ -373,6 +374,33 @@ async function main() {
     bytesOut: Number(tarGz.stdout.toString().trim()),
     note: 'tar | gzip -1 of the v1 closure, once, one core each (ferry compresses per host, in its node process, at level 1)',
   };
+  // One more first and incremental deploy of ferry, untimed for the table, with the ssh tracer and node's CPU
+  // profile: where its time goes.
+  d.ferryTrace = {};
+  for (const h of hosts) rmSync(join(h.fsDir, 'ferry'), { recursive: true, force: true });
+  for (const [c, v] of /** @type {const} */ ([['first', 'v1'], ['incremental', 'v2']])) {
+    spawnSync('sync');
+    const dir = join(work, `trace-${c}`);
+    const tracer = sshTracer(dir);
+    const t0Ns = BigInt(Date.now()) * 1_000_000n;
+    const r = await run(
+      process.execPath,
+      ['--cpu-prof', '--cpu-prof-dir', join(dir, 'prof'), snap.main, '--root', root, 'deploy', '--json', '--manifest', manifests[v]],
+      { env: { ...env, PATH: `${tracer.bin}:${env.PATH ?? ''}` } },
+    );
+    if (r.status !== 0) throw new Error(`traced ferry deploy (${c}) failed: ${tail(r.stderr)}`);
+    const out = JSON.parse(r.stdout);
+    const byIp = sshTimeline(tracer.log, t0Ns);
+    d.ferryTrace[c] = {
+      ms: r.ms,
+      userS: r.userS,
+      sysS: r.sysS,
+      hosts: hosts.map((h, i) => ({ host: h.name, ms: out.hosts[i]?.ms, bytesSent: out.hosts[i]?.bytesSent, ...(byIp[h.ip] ?? byIp[`root@${h.ip}`]) })),
+      cpuProfile: cpuProfileTop(join(dir, 'prof')),
+    };
+    const t = d.ferryTrace[c];
+    log(`  traced ferry ${c}: ${(r.ms / 1000).toFixed(2)} s; ${t.hosts.map((/** @type {any} */ h) => `${h.host}: ssh master at ${f0(h.masterAtMs)} ms, first command at ${f0(h.firstCommandAtMs)} ms, ${Object.entries(h.scripts ?? {}).map(([k, x]) => `${k} ${f0(/** @type {any} */ (x).ms)} ms`).join(', ')}, last end ${f0(h.lastEndMs)} ms`).join('; ')}`);
+  }
   log(`  ssh true ${d.sshTrueMs.medianMs.toFixed(0)} ms, node -e 0 ${d.nodeStartMs.medianMs.toFixed(0)} ms, ferry status ${d.ferryStatusMs.medianMs.toFixed(0)} ms, gzip -1 ${(d.gzip1.bytesOut / 1e6).toFixed(1)} MB`);
 }
 
@@ -415,6 +443,13 @@ function changeClosure(pkgs, fraction) {
       : p,
   );
   return { pkgs: out, changed: [...pick].sort() };
+}
+
+/** Every store path of a root (ferry's storePaths() keys them by name-version, which v1 and v2 share). @param {string} root */
+function storeIds(root) {
+  return readdirSync(join(root, 'store'))
+    .filter((n) => !n.startsWith('.'))
+    .sort();
 }
 
 /** @param {number} n @param {() => Promise<import('./fleet/measure.mjs').Ran>} fn */
@@ -571,6 +606,11 @@ function machine() {
 
 function loadavg() {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** @param {number | undefined} x */
+function f0(x) {
+  return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(0);
 }
 
 /** @param {Buffer | string} b */
