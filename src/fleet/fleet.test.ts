@@ -122,12 +122,13 @@ test('checkHostPlatform: arch and glibc, named in the message', () => {
     }) as StoreMeta;
   const s = state([]);
   checkHostPlatform('h1', s, [meta('x86_64', '2.34')]);
+  assert.throws(() => {
+    checkHostPlatform('h1', s, [meta('aarch64')]);
+  }, /h1: hello 2\.0 .* is built for linux\/aarch64; h1 is linux\/x86_64/);
   assert.throws(
-    () => { checkHostPlatform('h1', s, [meta('aarch64')]); },
-    /h1: hello 2\.0 .* is built for linux\/aarch64; h1 is linux\/x86_64/,
-  );
-  assert.throws(
-    () => { checkHostPlatform('old', { ...s, glibc: '2.17' }, [meta('x86_64', '2.34')]); },
+    () => {
+      checkHostPlatform('old', { ...s, glibc: '2.17' }, [meta('x86_64', '2.34')]);
+    },
     (e: Error & { code?: string }) =>
       e.code === 'E_FLEET_PLATFORM' && e.message.includes('needs glibc 2.34; old has glibc 2.17'),
   );
