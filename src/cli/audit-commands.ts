@@ -29,6 +29,7 @@ import { removeTree, writeFileAtomic } from '../platform/index.js';
 import { packageDir, type App } from './app.js';
 import { listOption, stringOption, usage } from './args.js';
 import type { CommandSpec, Outcome } from './commands.js';
+import { hostPackages, hostSelection } from './fleet-commands.js';
 import { findManifestFile, openProject } from './project.js';
 
 const FETCH_META = '.ferry-fetch.json';
@@ -62,7 +63,12 @@ export const AUDIT_COMMANDS: readonly CommandSpec[] = [
         help: 'a profile to audit (repeatable; default "default")',
       },
       { name: 'lock', help: "audit every profile of the project's ferry.lock instead of installed profiles" },
-      { name: 'hosts', value: 'HOST', repeatable: true, help: 'audit fleet hosts (not available yet)' },
+      {
+        name: 'hosts',
+        value: 'HOST|GROUP[,…]',
+        repeatable: true,
+        help: 'audit what the current generations on these hosts of ferry.toml hold ("all" for every host)',
+      },
       MANIFEST_OPT,
       ADVISORIES_OPT,
       {
@@ -117,7 +123,7 @@ export const AUDIT_COMMANDS: readonly CommandSpec[] = [
 // ---------------------------------------------------------------------------------------------- audit
 
 export interface AuditReport {
-  readonly scope: 'profiles' | 'lock';
+  readonly scope: 'profiles' | 'lock' | 'hosts';
   readonly packages: number;
   readonly advisories: number;
   readonly sources: readonly (SourceInfo & { readonly fetchedAt?: string; readonly ageDays?: number })[];
@@ -149,17 +155,21 @@ const isUrl = (s: string) => /^https?:\/\//.test(s);
 
 export async function auditCommand(app: App): Promise<AuditReport> {
   const started = performance.now();
-  if (listOption(app.options, 'hosts').length > 0)
-    throw usage(
-      '--hosts needs the fleet inventory, which this ferry does not have yet; audit --profile or --lock',
-    );
   const failOnText = stringOption(app.options, 'fail-on') ?? 'any';
   const failOn = parseFailOn(failOnText);
   if (failOn === undefined)
     throw usage(`--fail-on expects any, unknown, low, medium, high or critical, got "${failOnText}"`);
   const lock = app.options.lock === true;
-  const project = readProjectAudit(app, lock);
-  const { packages, index: recipeIndex } = lock ? lockPackages(app) : await profilePackages(app);
+  const onHosts = hostSelection(app).length > 0;
+  if (lock && onHosts) throw usage('audit either --lock or --hosts, not both');
+  const project = readProjectAudit(app, lock || onHosts);
+  const {
+    packages,
+    index: recipeIndex,
+    unreachable,
+  } = onHosts
+    ? await hostPackages(app)
+    : { ...(lock ? lockPackages(app) : await profilePackages(app)), unreachable: [] };
   const withAliases = packages.map((p) => addAliases(p, recipeIndex));
   const { paths, fetched } = await advisoryPaths(app, project);
   const loaded = await loadAdvisories(paths);
@@ -175,7 +185,7 @@ export async function auditCommand(app: App): Promise<AuditReport> {
   const split = applyIgnores(result.findings, project?.config.ignores ?? [], today);
   const fails = failing(split.active, failOn);
   return {
-    scope: lock ? 'lock' : 'profiles',
+    scope: onHosts ? 'hosts' : lock ? 'lock' : 'profiles',
     packages: packages.length,
     advisories: loaded.advisories.length,
     sources,
@@ -189,7 +199,7 @@ export async function auditCommand(app: App): Promise<AuditReport> {
     failOn: failOnText,
     failing: fails.length,
     unevaluable: result.unevaluable,
-    notes: loaded.notes,
+    notes: [...loaded.notes, ...unreachable.map((u) => `not audited: ${u}`)],
     seconds: Math.round(performance.now() - started) / 1000,
   };
 }
@@ -515,15 +525,16 @@ export interface AdvisoryChanges {
   readonly fixed: readonly Finding[];
 }
 
+type PackageVersions = readonly { name: string; version: string }[];
+
 /**
- * For `ferry plan`: the advisories a switch from `before` to `after` would introduce and fix, against the
- * advisories at hand (fetched copies, ferry.toml's sources); undefined when there are none to compare with.
+ * For `ferry plan` and `ferry deploy`: a function giving the advisories a switch from `before` to `after`
+ * would introduce and fix, against the advisories at hand (fetched copies, ferry.toml's sources), loaded
+ * once; undefined when there are none to compare with.
  */
-export async function advisoryChanges(
+export async function advisoryComparer(
   app: App,
-  before: readonly { name: string; version: string }[],
-  after: readonly { name: string; version: string }[],
-): Promise<AdvisoryChanges | undefined> {
+): Promise<((before: PackageVersions, after: PackageVersions) => AdvisoryChanges) | undefined> {
   let paths: string[];
   try {
     paths = (await advisoryPaths(app, readProjectAudit(app, false))).paths;
@@ -532,10 +543,18 @@ export async function advisoryChanges(
     throw e;
   }
   const index = indexAdvisories((await loadAdvisories(paths)).advisories);
-  const run = (pkgs: readonly { name: string; version: string }[]) =>
+  const run = (pkgs: PackageVersions) =>
     audit(
       pkgs.map((p) => addAliases({ name: p.name, version: p.version, where: [] }, app.index())),
       index,
     ).findings;
-  return compareAudits(run(before), run(after));
+  return (before, after) => compareAudits(run(before), run(after));
+}
+
+export async function advisoryChanges(
+  app: App,
+  before: PackageVersions,
+  after: PackageVersions,
+): Promise<AdvisoryChanges | undefined> {
+  return (await advisoryComparer(app))?.(before, after);
 }

@@ -21,6 +21,7 @@ import { formatDepSpec } from '../recipe/index.js';
 import type { StoreId } from '../store/index.js';
 import type { App } from './app.js';
 import { intOption, listOption, stringOption, usage } from './args.js';
+import { advisoryComparer, type AdvisoryChanges } from './audit-commands.js';
 import { renderDiff, type CommandSpec, type Outcome } from './commands.js';
 import { buildResolved, packagesOf, summarise } from './install.js';
 import { findManifestFile, manifestProfile, openProject, resolveProfile, type Project } from './project.js';
@@ -132,6 +133,18 @@ async function deployCommand(app: App, args: readonly string[]): Promise<Outcome
     text: renderOutcomes(outcomes),
     exitCode: exitFor(outcomes),
   };
+}
+
+function targetPackages(host: FleetHost, targets: ReadonlyMap<string, ProfileTarget>) {
+  return host.profiles.flatMap((p) => targets.get(p)?.packages ?? []);
+}
+
+function advisoryLines(a: AdvisoryChanges | undefined): string[] {
+  if (a === undefined) return [];
+  return [
+    ...a.introduced.map((f) => `  advisory introduced: ${f.id} (${f.severity}) in ${f.name} ${f.version}`),
+    ...a.fixed.map((f) => `  advisory fixed: ${f.id} in ${f.name} ${f.version}`),
+  ];
 }
 
 function removedNames(h: HostPlan): string[] {
@@ -253,9 +266,16 @@ export async function fleetPlanCommand(app: App): Promise<Outcome> {
   const toBuild: string[] = [];
   for (const id of union) if (!(await fc.store.has(id))) toBuild.push(id);
   const statuses = await probeHosts(fc, hosts);
+  const compare = await advisoryComparer(app);
   type Row =
     | { host: string; error: { code: string; message: string } | undefined }
-    | { host: string; receives: readonly StoreId[]; bytes: number; steps: HostPlan['steps'] };
+    | {
+        host: string;
+        receives: readonly StoreId[];
+        bytes: number;
+        steps: HostPlan['steps'];
+        advisories?: AdvisoryChanges;
+      };
   const perHost: Row[] = [];
   for (const [i, host] of hosts.entries()) {
     const s = statuses[i];
@@ -271,7 +291,14 @@ export async function fleetPlanCommand(app: App): Promise<Outcome> {
           (n, f) => n + (f.type === 'file' ? f.size : 0),
           0,
         );
-    perHost.push({ host: host.name, receives: plan.missing, bytes, steps: plan.steps });
+    const advisories = compare?.(plan.before, targetPackages(host, targets));
+    perHost.push({
+      host: host.name,
+      receives: plan.missing,
+      bytes,
+      steps: plan.steps,
+      ...(advisories === undefined ? {} : { advisories }),
+    });
   }
   const text = [
     `${union.length} store path(s) for ${hosts.length} host(s); ${toBuild.length} to build or substitute here first`,
@@ -290,9 +317,37 @@ export async function fleetPlanCommand(app: App): Promise<Outcome> {
       );
       if (s.to !== undefined) text.push(...renderDiff(s.diff).map((l) => `  ${l}`));
     }
+    text.push(...advisoryLines(h.advisories));
   }
   const exitCode = perHost.some((h) => !('steps' in h)) ? 3 : 0;
   return { data: { storePaths: union.length, toBuild, hosts: perHost }, text, exitCode };
+}
+
+/**
+ * For `ferry audit --hosts`: every package in the current generations of the hosts' profiles, with where it
+ * is (`HOST:PROFILE`); hosts that cannot be asked are listed, not fatal.
+ */
+export async function hostPackages(app: App) {
+  const p = project(app);
+  const hosts = chosenHosts(p, hostSelection(app));
+  const statuses = await probeHosts(await fleetContext(app, p), hosts);
+  const byKey = new Map<string, { name: string; version: string; where: string[] }>();
+  const unreachable: string[] = [];
+  for (const [i, host] of hosts.entries()) {
+    const state = statuses[i]?.state;
+    if (state === undefined) {
+      unreachable.push(`${host.name} (${statuses[i]?.error?.message ?? 'no answer'})`);
+      continue;
+    }
+    for (const profile of host.profiles)
+      for (const pkg of state.profiles.get(profile)?.manifest?.packages ?? []) {
+        const k = `${pkg.name}\0${pkg.version}`;
+        const e = byKey.get(k) ?? { name: pkg.name, version: pkg.version, where: [] };
+        e.where.push(`${host.name}:${profile}`);
+        byKey.set(k, e);
+      }
+  }
+  return { packages: [...byKey.values()], index: p.app.index(), unreachable };
 }
 
 // ---------------------------------------------------------------------------------------------------------

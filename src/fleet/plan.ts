@@ -18,6 +18,8 @@ export interface HostPlan {
   /** Store paths the host lacks, in closure order. */
   readonly missing: readonly StoreId[];
   readonly steps: readonly ProfileStep[];
+  /** The packages of the host's current generations, for comparisons (advisories). */
+  readonly before: readonly GenerationPackage[];
 }
 
 /** Pure: the host's state and the targets → what to send and which generations to make. */
@@ -28,12 +30,14 @@ export function planHost(
 ): HostPlan {
   const missing = new Set<StoreId>();
   const steps: ProfileStep[] = [];
+  const beforeAll: GenerationPackage[] = [];
   for (const name of host.profiles) {
     const target = targets.get(name);
     if (target === undefined) throw new Error(`Assertion failed: no target for profile ${name}`);
     for (const id of target.closure) if (!state.storeIds.has(id)) missing.add(id);
     const cur = state.profiles.get(name);
     const before = cur?.manifest;
+    beforeAll.push(...(before?.packages ?? []));
     const same =
       before !== undefined &&
       sameSet(before.packages, target.packages) &&
@@ -46,7 +50,7 @@ export function planHost(
       diff: diffPackages(before?.packages ?? [], target.packages),
     });
   }
-  return { host: host.name, missing: [...missing], steps };
+  return { host: host.name, missing: [...missing], steps, before: beforeAll };
 }
 
 function sameSet(a: readonly GenerationPackage[], b: readonly GenerationPackage[]): boolean {

@@ -209,7 +209,7 @@ describe('audit and sbom over installed profiles and a lock', () => {
     assert.equal(usage.code, 2);
   });
 
-  test('--lock audits every locked profile; --hosts is not available yet', async () => {
+  test('--lock audits every locked profile; --hosts needs hosts in ferry.toml', async () => {
     const m = ['--manifest', join(proj, 'ferry.toml')];
     assert.equal((await sb.ferry([...ports, 'lock', ...m])).code, 0);
     const r = await audit(['--lock', '--advisories', join(fixtures, 'osv')]);
@@ -217,9 +217,9 @@ describe('audit and sbom over installed profiles and a lock', () => {
       r.json.findings.map((f) => `${f.name} ${f.id} ${f.where.join(',')}`),
       ['hello ALPINE-CVE-2024-90004 lock:web'],
     );
-    const h = await sb.ferry(['audit', '--hosts', 'a', '--advisories', join(fixtures, 'osv')]);
-    assert.equal(h.code, 2);
-    assert.match(h.stderr, /fleet/);
+    const h = await sb.ferry(['audit', '--hosts', 'a', '--advisories', join(fixtures, 'osv'), ...m]);
+    assert.equal(h.code, 1);
+    assert.match(h.stderr, /E_FLEET_HOST_UNKNOWN.*lists no hosts/);
   });
 
   test('plan names the advisories a switch would introduce', async () => {

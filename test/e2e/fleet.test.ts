@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { examplePorts, makeSandbox, type CliResult, type Sandboxed } from '../helpers/cli.js';
+import { examplePorts, makeSandbox, repoDir, type CliResult, type Sandboxed } from '../helpers/cli.js';
 import { startTestbed, testbedProblem, type Testbed } from '../helpers/testbed.js';
 
 const problem = testbedProblem();
@@ -92,6 +92,8 @@ describe('fleet over real ssh hosts', { skip }, () => {
       '[fleet]',
       `ssh-config = ${JSON.stringify(tb.sshConfig)}`,
       'known-hosts = "known_hosts"',
+      '[audit]',
+      `sources = [${JSON.stringify(join(repoDir, 'test/fixtures/audit/osv'))}]`,
       '',
     ].join('\n');
   });
@@ -178,6 +180,23 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal(hosts[3]?.platform.glibc, '2.17');
   });
 
+  test('audit --hosts: what the hosts run, against advisories, with where each finding is', async () => {
+    const r = await web.ferry(['audit', '--hosts', 'all', '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const report = json(r) as {
+      scope: string;
+      findings: { name: string; version: string; id: string; where: string[] }[];
+    };
+    assert.equal(report.scope, 'hosts');
+    assert.deepEqual(
+      report.findings.map((f) => `${f.name} ${f.version} ${f.id} ${f.where.join(',')}`),
+      [
+        'hello 2.0 ALPINE-CVE-2024-90004 h1:web,h2:web,h3:web',
+        'libgreet 2.0 DEBIAN-CVE-2023-90001 h1:web,h2:web,h3:web',
+      ],
+    );
+  });
+
   test('a host whose glibc is too old is refused before anything is copied', async () => {
     const r = await web.ferry(['deploy', 'legacy', '--json']);
     assert.equal(r.code, 1);
@@ -197,6 +216,7 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /h1: receives 1 store path\(s\)/, 'hello 1.0 only: libgreet 2.0 is there');
     assert.match(r.stdout, /web: generation 1 → 2\n.*↓ hello 2\.0 → 1\.0/);
+    assert.match(r.stdout, /advisory fixed: ALPINE-CVE-2024-90004 in hello 2\.0/);
     await web.write(webToml([]));
     assert.equal((await web.ferry(['lock'])).code, 0);
     const rm = await web.ferry(['plan', '--hosts', 'h2']);
