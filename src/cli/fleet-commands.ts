@@ -1,6 +1,5 @@
 import * as fs from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { AppError } from '../core/index.js';
 import {
   deploy,
@@ -24,6 +23,7 @@ import { intOption, listOption, stringOption, usage } from './args.js';
 import { advisoryComparer, type AdvisoryChanges } from './audit-commands.js';
 import { renderDiff, type CommandSpec, type Outcome } from './commands.js';
 import { buildResolved, packagesOf, summarise } from './install.js';
+import { confirm } from './project-commands.js';
 import { findManifestFile, manifestProfile, openProject, resolveProfile, type Project } from './project.js';
 
 const MANIFEST_OPT = {
@@ -115,7 +115,7 @@ async function deployCommand(app: App, args: readonly string[]): Promise<Outcome
       );
       if (removing.length === 0 || app.options.yes === true) return true;
       const list = removing.map((h) => `${h.host}: ${removedNames(h).join(', ')}`).join('; ');
-      if (await ask(`The deploy REMOVES packages (${list}). Continue?`)) return true;
+      if (await confirm(`The deploy REMOVES packages (${list}). Continue?`)) return true;
       refused = removing;
       return false;
     },
@@ -149,16 +149,6 @@ function advisoryLines(a: AdvisoryChanges | undefined): string[] {
 
 function removedNames(h: HostPlan): string[] {
   return h.steps.flatMap((s) => s.diff.removed.map((r) => `${r.name} (${s.profile})`));
-}
-
-async function ask(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 /** The outcome without its plan (which --json shows through steps already). */
@@ -398,7 +388,7 @@ async function hostsTrustCommand(app: App, args: readonly string[]): Promise<Out
       `${name} (${formatEndpoint(host.address)}) offers:\n${offered.map((o) => `  ${o}`).join('\n')}`,
     );
     if (
-      !(await ask(
+      !(await confirm(
         `Compare with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub there). Trust ${name}?`,
       ))
     )

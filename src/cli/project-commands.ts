@@ -82,7 +82,8 @@ export async function whyCommand(app: App, args: readonly string[]) {
   return { profile: name, target, chains, text: lines };
 }
 
-async function confirm(question: string): Promise<boolean> {
+/** A yes/no question on the terminal; without one, the answer is no. */
+export async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
