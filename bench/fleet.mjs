@@ -8,12 +8,22 @@
  * wire (the veths' counters), the tool's own byte count, CPU; and ferry's switch gap. See bench/README.md,
  * "Fleet benchmark".
  *
- *   npx tsc -b && node bench/fleet.mjs [--packages N] [--mb N] [--runs N] [--change PERCENT] [--rsync-z]
+ *   npx tsc -b && node bench/fleet.mjs [--packages N] [--mb N] [--runs N] [--change PERCENT] [--no-rsync-z]
  *                                      [--keep] [--no-write] [--ferry PATH/TO/main.js]
  *   node bench/fleet.mjs --render bench/results/fleet-DATE.json     (re-print a saved result's table)
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,7 +40,7 @@ const opt = {
   mb: Math.max(1, Number(args.mb ?? 200)),
   runs: Math.max(1, Number(args.runs ?? 3)),
   change: Math.min(50, Math.max(0.1, Number(args.change ?? 5))),
-  rsyncZ: args['rsync-z'] !== undefined,
+  rsyncZ: args['no-rsync-z'] === undefined,
   keep: args.keep !== undefined,
   ferry: resolvePath(String(args.ferry ?? join(here, '../dist/main.js'))),
 };
@@ -79,7 +89,12 @@ try {
   await main();
 } catch (e) {
   failed = true;
-  report.notes.push(`aborted: ${String(e instanceof Error ? e.message : e).split('\n').slice(0, 6).join(' / ')}`);
+  report.notes.push(
+    `aborted: ${String(e instanceof Error ? e.message : e)
+      .split('\n')
+      .slice(0, 6)
+      .join(' / ')}`,
+  );
   log(`error: ${e instanceof Error ? e.stack : e}`);
 } finally {
   await testbed?.stop().catch((e) => log(`testbed stop: ${e}`));
@@ -104,10 +119,13 @@ async function main() {
   const ferry1 = new FerryCli(snap.main, join(work, 'v1', 'ports'));
   const ferry2 = new FerryCli(snap.main, join(work, 'v2', 'ports'));
   const root = join(work, 'controller');
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...ferryEnv(), NO_COLOR: '1' };
 
   // --- build both into the controller's root (untimed fixtures) ------------------------------------------
-  log(`closure: ${v1.length} packages, ~${opt.mb} MB; v2 changes ${changed.join(', ')} (and ${TOP}); in ${work}`);
+  log(
+    `closure: ${v1.length} packages, ~${opt.mb} MB; v2 changes ${changed.join(', ')} (and ${TOP}); in ${work}`,
+  );
   log('ferry build v1 (untimed fixture)…');
   const b1 = ferry1.build(root, TOP);
   if (b1.note !== undefined) report.notes.push(b1.note);
@@ -163,8 +181,15 @@ async function main() {
   const veths = hosts.map((h) => vethFor(h.ip));
   log(`testbed: ${hosts.map((h, i) => `${h.name} ${h.ip} (${veths[i]})`).join(', ')}`);
   const sshCmd = `ssh -F ${tb.sshConfig} -o UserKnownHostsFile=${tb.knownHosts} -o StrictHostKeyChecking=yes`;
-  report.tools.rsync = { version: firstLine(spawnSync('rsync', ['--version']).stdout), command: 'rsync -a --stats -e "ssh -F SSHCONFIG -o UserKnownHostsFile=KNOWNHOSTS -o StrictHostKeyChecking=yes" STORE/<id>… root@IP:MOUNT/rsync/' };
-  report.tools.ssh = { version: firstLine(spawnSync('ssh', ['-V']).stderr), kex: 'curve25519-sha256 (testbed ssh_config)' };
+  report.tools.rsync = {
+    version: firstLine(spawnSync('rsync', ['--version']).stdout),
+    command:
+      'rsync -a --stats -e "ssh -F SSHCONFIG -o UserKnownHostsFile=KNOWNHOSTS -o StrictHostKeyChecking=yes" STORE/<id>… root@IP:MOUNT/rsync/',
+  };
+  report.tools.ssh = {
+    version: firstLine(spawnSync('ssh', ['-V']).stderr),
+    kex: 'curve25519-sha256 (testbed ssh_config)',
+  };
 
   // --- the projects: v1 and v2, same hosts --------------------------------------------------------------
   /** @param {string} v */
@@ -222,15 +247,22 @@ async function main() {
       try {
         out = JSON.parse(r.stdout);
       } catch {
-        throw new Error(`ferry deploy (${c}) printed no JSON (exit ${r.status}):\n${tail(r.stderr)}\n${tail(r.stdout)}`);
+        throw new Error(
+          `ferry deploy (${c}) printed no JSON (exit ${r.status}):\n${tail(r.stderr)}\n${tail(r.stdout)}`,
+        );
       }
-      if (r.status !== 0) throw new Error(`ferry deploy (${c}) failed (exit ${r.status}): ${JSON.stringify(out).slice(0, 2000)}\n${tail(r.stderr)}`);
+      if (r.status !== 0)
+        throw new Error(
+          `ferry deploy (${c}) failed (exit ${r.status}): ${JSON.stringify(out).slice(0, 2000)}\n${tail(r.stderr)}`,
+        );
       /** @type {any[]} */
       const hs = out.hosts;
       const want = c === 'noop' ? 'unchanged' : 'switched';
       const bad = hs.filter((h) => h.result !== want);
       if (bad.length > 0 || hs.length !== hosts.length)
-        throw new Error(`ferry deploy (${c}): expected ${want} on every host, got ${hs.map((h) => `${h.host} ${h.result}`).join(', ')}`);
+        throw new Error(
+          `ferry deploy (${c}): expected ${want} on every host, got ${hs.map((h) => `${h.host} ${h.result}`).join(', ')}`,
+        );
       return {
         ms: r.ms,
         hostMs: hs.map((h) => h.ms),
@@ -254,12 +286,15 @@ async function main() {
           problems.push(`${h.name}: no profile ${PROFILE}`);
           continue;
         }
-        const gen = JSON.parse(readFileSync(join(r, 'profiles', readlinkSync(link), '.generation.json'), 'utf8'));
+        const gen = JSON.parse(
+          readFileSync(join(r, 'profiles', readlinkSync(link), '.generation.json'), 'utf8'),
+        );
         const ids = gen.packages.map((/** @type {any} */ p) => p.storeId).sort();
         if (ids.join() !== closures[v].join())
           problems.push(`${h.name}: the generation's closure is not the ${v} closure (${ids.length} paths)`);
         const said = await tb.exec(h.name, [join(tb.mountDir, 'ferry', 'profiles', PROFILE, 'bin', TOP)]);
-        if (!said.includes(`${TOP} 1.0 ok`)) problems.push(`${h.name}: ${TOP} printed ${JSON.stringify(said)}`);
+        if (!said.includes(`${TOP} 1.0 ok`))
+          problems.push(`${h.name}: ${TOP} printed ${JSON.stringify(said)}`);
       }
       return problems;
     },
@@ -288,7 +323,9 @@ async function main() {
       const bad = rs.find((r) => r.status !== 0);
       if (bad !== undefined) throw new Error(`rsync (${c}) failed (exit ${bad.status}): ${tail(bad.stderr)}`);
       // rsync's own count: "Total bytes sent: N" of the sender (the controller), per host.
-      const sentByHost = rs.map((r) => Number((/Total bytes sent: ([\d,]+)/.exec(r.stdout)?.[1] ?? 'NaN').replace(/,/g, '')));
+      const sentByHost = rs.map((r) =>
+        Number((/Total bytes sent: ([\d,]+)/.exec(r.stdout)?.[1] ?? 'NaN').replace(/,/g, '')),
+      );
       return {
         ms,
         hostMs: rs.map((r) => r.ms),
@@ -316,7 +353,9 @@ async function main() {
       const got = treeSize(p);
       const want = sizes.get(id);
       if (got.files !== want?.files || got.bytes !== want.bytes)
-        problems.push(`${host}: ${id} has ${got.files} files, ${got.bytes} bytes; expected ${want?.files}, ${want?.bytes}`);
+        problems.push(
+          `${host}: ${id} has ${got.files} files, ${got.bytes} bytes; expected ${want?.files}, ${want?.bytes}`,
+        );
     }
     return problems;
   }
@@ -343,8 +382,18 @@ async function main() {
         spawnSync('sync');
         const syncAfterMs = performance.now() - s0;
         const problems = await tool.verify(v);
-        if (problems.length > 0) throw new Error(`${tool.label}, ${c}, round ${round}: ${problems.slice(0, 5).join('; ')}`);
-        const step = { round, tool: tool.id, case: c, ...d, wire, machineCpuS: cpu, syncAfterMs, loadavg: load };
+        if (problems.length > 0)
+          throw new Error(`${tool.label}, ${c}, round ${round}: ${problems.slice(0, 5).join('; ')}`);
+        const step = {
+          round,
+          tool: tool.id,
+          case: c,
+          ...d,
+          wire,
+          machineCpuS: cpu,
+          syncAfterMs,
+          loadavg: load,
+        };
         (round === 0 ? report.warmup : report.steps).push(step);
         log(
           `  ${tool.label.padEnd(12)} ${c.padEnd(11)} ${(d.ms / 1000).toFixed(2)} s, wire ${(wire / 1e6).toFixed(2)} MB, sent ${((d.sent ?? NaN) / 1e6).toFixed(2)} MB, hosts ${d.hostMs.map((x) => (x / 1000).toFixed(2)).join('/')} s, sync after ${syncAfterMs.toFixed(0)} ms`,
@@ -354,7 +403,8 @@ async function main() {
   }
   // The controller's store must not have grown: every deploy found its closure built.
   const after = storeIds(root).length;
-  if (after !== all.length) report.notes.push(`the controller's store grew from ${all.length} to ${after} paths during the deploys`);
+  if (after !== all.length)
+    report.notes.push(`the controller's store grew from ${all.length} to ${after} paths during the deploys`);
 
   // --- diagnostics: what the fixed costs are ------------------------------------------------------------
   log('diagnostics…');
@@ -363,11 +413,18 @@ async function main() {
   d.sshTrueMs = await times(5, () => run('ssh', [...sshCmd.split(' ').slice(1), `root@${h1.ip}`, 'true']));
   d.nodeStartMs = await times(5, () => run(process.execPath, ['-e', '0'], { env }));
   d.ferryStatusMs = await times(3, () =>
-    run(process.execPath, [snap.main, '--root', root, 'status', '--json', '--manifest', manifests.v2], { env }),
+    run(process.execPath, [snap.main, '--root', root, 'status', '--json', '--manifest', manifests.v2], {
+      env,
+    }),
   );
   // gzip -1 of the whole v1 closure as one tar, one core: what ferry's compression costs per host.
   const g0 = performance.now();
-  const tarGz = spawnSync('sh', ['-c', `cd "$0" && tar -cf - "$@" | gzip -1 | wc -c`, join(root, 'store'), ...ids1]);
+  const tarGz = spawnSync('sh', [
+    '-c',
+    `cd "$0" && tar -cf - "$@" | gzip -1 | wc -c`,
+    join(root, 'store'),
+    ...ids1,
+  ]);
   d.gzip1 = {
     ms: performance.now() - g0,
     bytesIn: cl.bytes,
@@ -378,14 +435,28 @@ async function main() {
   // profile: where its time goes.
   d.ferryTrace = {};
   for (const h of hosts) rmSync(join(h.fsDir, 'ferry'), { recursive: true, force: true });
-  for (const [c, v] of /** @type {const} */ ([['first', 'v1'], ['incremental', 'v2']])) {
+  for (const [c, v] of /** @type {const} */ ([
+    ['first', 'v1'],
+    ['incremental', 'v2'],
+  ])) {
     spawnSync('sync');
     const dir = join(work, `trace-${c}`);
     const tracer = sshTracer(dir);
     const t0Ns = BigInt(Date.now()) * 1_000_000n;
     const r = await run(
       process.execPath,
-      ['--cpu-prof', '--cpu-prof-dir', join(dir, 'prof'), snap.main, '--root', root, 'deploy', '--json', '--manifest', manifests[v]],
+      [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        join(dir, 'prof'),
+        snap.main,
+        '--root',
+        root,
+        'deploy',
+        '--json',
+        '--manifest',
+        manifests[v],
+      ],
       { env: { ...env, PATH: `${tracer.bin}:${env.PATH ?? ''}` } },
     );
     if (r.status !== 0) throw new Error(`traced ferry deploy (${c}) failed: ${tail(r.stderr)}`);
@@ -395,13 +466,31 @@ async function main() {
       ms: r.ms,
       userS: r.userS,
       sysS: r.sysS,
-      hosts: hosts.map((h, i) => ({ host: h.name, ms: out.hosts[i]?.ms, bytesSent: out.hosts[i]?.bytesSent, ...(byIp[h.ip] ?? byIp[`root@${h.ip}`]) })),
+      hosts: hosts.map((h, i) => ({
+        host: h.name,
+        ms: out.hosts[i]?.ms,
+        bytesSent: out.hosts[i]?.bytesSent,
+        ...(byIp[h.ip] ?? byIp[`root@${h.ip}`]),
+      })),
       cpuProfile: cpuProfileTop(join(dir, 'prof')),
     };
     const t = d.ferryTrace[c];
-    log(`  traced ferry ${c}: ${(r.ms / 1000).toFixed(2)} s; ${t.hosts.map((/** @type {any} */ h) => `${h.host}: ssh master at ${f0(h.masterAtMs)} ms, first command at ${f0(h.firstCommandAtMs)} ms, ${Object.entries(h.scripts ?? {}).map(([k, x]) => `${k} ${f0(/** @type {any} */ (x).ms)} ms`).join(', ')}, last end ${f0(h.lastEndMs)} ms`).join('; ')}`);
+    log(
+      `  traced ferry ${c}: ${(r.ms / 1000).toFixed(2)} s; ${t.hosts
+        .map(
+          (/** @type {any} */ h) =>
+            `${h.host}: ssh master at ${f0(h.masterAtMs)} ms, first command at ${f0(h.firstCommandAtMs)} ms, ${Object.entries(
+              h.scripts ?? {},
+            )
+              .map(([k, x]) => `${k} ${f0(/** @type {any} */ (x).ms)} ms`)
+              .join(', ')}, last end ${f0(h.lastEndMs)} ms`,
+        )
+        .join('; ')}`,
+    );
   }
-  log(`  ssh true ${d.sshTrueMs.medianMs.toFixed(0)} ms, node -e 0 ${d.nodeStartMs.medianMs.toFixed(0)} ms, ferry status ${d.ferryStatusMs.medianMs.toFixed(0)} ms, gzip -1 ${(d.gzip1.bytesOut / 1e6).toFixed(1)} MB`);
+  log(
+    `  ssh true ${d.sshTrueMs.medianMs.toFixed(0)} ms, node -e 0 ${d.nodeStartMs.medianMs.toFixed(0)} ms, ferry status ${d.ferryStatusMs.medianMs.toFixed(0)} ms, gzip -1 ${(d.gzip1.bytesOut / 1e6).toFixed(1)} MB`,
+  );
 }
 
 /**
@@ -426,7 +515,9 @@ function changeClosure(pkgs, fraction) {
   // Short of the target: add the leaf that lands closest to it.
   const rest = leaves.filter((p) => !pick.has(p.name));
   if (rest.length > 0 && got < target * 0.9) {
-    const best = rest.reduce((a, b) => (Math.abs(got + size(b) - target) < Math.abs(got + size(a) - target) ? b : a));
+    const best = rest.reduce((a, b) =>
+      Math.abs(got + size(b) - target) < Math.abs(got + size(a) - target) ? b : a,
+    );
     if (Math.abs(got + size(best) - target) < target - got) {
       pick.add(best.name);
       got += size(best);
@@ -502,15 +593,32 @@ function summarize() {
 
 /** @param {any} r */
 function render(r) {
-  const f = (/** @type {number | undefined} */ x, d = 2) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  const f = (/** @type {number | undefined} */ x, d = 2) =>
+    x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
   const res = (/** @type {string} */ c, /** @type {string} */ t) =>
     r.results.find((/** @type {any} */ x) => x.case === c && x.tool === t);
-  const label = (/** @type {string} */ t) => ({ ferry: 'ferry deploy', rsync: 'rsync -a', 'rsync-z': 'rsync -az' })[t] ?? t;
+  const label = (/** @type {string} */ t) =>
+    ({ ferry: 'ferry deploy', rsync: 'rsync -a', 'rsync-z': 'rsync -az' })[t] ?? t;
   const caseLabel = (/** @type {string} */ c) =>
-    ({ first: 'first deploy, 3 hosts', incremental: `incremental, ${f(r.closure.changedPercent, 1)}% changed`, noop: 'no-op redeploy' })[c] ?? c;
+    ({
+      first: 'first deploy, 3 hosts',
+      incremental: `incremental, ${f(r.closure.changedPercent, 1)}% changed`,
+      noop: 'no-op redeploy',
+    })[c] ?? c;
   const mb = (/** @type {number} */ b) => (b < 1e6 ? f(b / 1e6, 3) : f(b / 1e6, 1));
   const rows = [
-    ['case', 'tool', 'min s', 'median s', 'wire MB', 'sent MB', 'ctl CPU s', 'all CPU s', 'time ÷rsync (min / med)', 'wire ÷rsync'],
+    [
+      'case',
+      'tool',
+      'min s',
+      'median s',
+      'wire MB',
+      'sent MB',
+      'ctl CPU s',
+      'all CPU s',
+      'time ÷rsync (min / med)',
+      'wire ÷rsync',
+    ],
   ];
   for (const c of CASES)
     for (const t of ['ferry', 'rsync', 'rsync-z']) {
@@ -519,7 +627,10 @@ function render(r) {
       const peer = res(c, 'rsync');
       const ratio =
         t === 'ferry' && peer !== undefined
-          ? [`${f(x.minMs / peer.minMs)}x / ${f(x.medianMs / peer.medianMs)}x`, `${f(x.wireMedianBytes / peer.wireMedianBytes)}x`]
+          ? [
+              `${f(x.minMs / peer.minMs)}x / ${f(x.medianMs / peer.medianMs)}x`,
+              `${f(x.wireMedianBytes / peer.wireMedianBytes)}x`,
+            ]
           : ['', ''];
       rows.push([
         caseLabel(c),
@@ -546,13 +657,32 @@ function render(r) {
     );
   if (r.switchGap !== undefined)
     out.push(
-      `switch gap (ferry, the rename of the profile link on the host, date +%s%N around mv -T): min ${f(r.switchGap.minNs / 1000, 0)} µs, median ${f(r.switchGap.medianNs / 1000, 0)} µs, max ${f(r.switchGap.maxNs / 1000, 0)} µs over ${r.switchGap.n} switches.`,
+      `switch gap (ferry's switchNs: date +%s%N before and after the mv -T that renames the new link over the profile link on the host, so it includes starting mv and date; the rename itself is atomic, the link never missing): min ${f(r.switchGap.minNs / 1000, 0)} µs, median ${f(r.switchGap.medianNs / 1000, 0)} µs, max ${f(r.switchGap.maxNs / 1000, 0)} µs over ${r.switchGap.n} switches.`,
     );
   const d = r.diagnostics ?? {};
   if (d.sshTrueMs !== undefined)
     out.push(
       `fixed costs (median): ssh login + \`true\` ${f(d.sshTrueMs.medianMs, 0)} ms; node -e 0 ${f(d.nodeStartMs.medianMs, 0)} ms; ferry status (resolve + connect + probe 3 hosts) ${f(d.ferryStatusMs.medianMs, 0)} ms; tar | gzip -1 of the closure on one core ${f(d.gzip1.ms / 1000, 1)} s (${f(d.gzip1.bytesIn / 1e6, 1)} → ${f(d.gzip1.bytesOut / 1e6, 1)} MB).`,
     );
+  for (const [c, t] of Object.entries(d.ferryTrace ?? {})) {
+    /** @type {any[]} */
+    const hs = t.hosts ?? [];
+    const med = (/** @type {(h: any) => number} */ fn) => stats(hs.map(fn).filter(Number.isFinite)).median;
+    const script = (/** @type {string} */ k) => med((h) => h.scripts?.[k]?.ms ?? NaN);
+    const top = (t.cpuProfile?.top ?? [])
+      .slice(0, 6)
+      .map((/** @type {any} */ x) => `${x.fn} ${x.ms}`)
+      .join(', ');
+    out.push(
+      `where ferry's ${c === 'first' ? 'first' : 'incremental'} deploy spends its ${f(t.ms / 1000)} s (one traced run; medians over the hosts, ms): before the first ssh (node start, resolve, build check) ${f(
+        med((h) => h.masterAtMs),
+        0,
+      )}; ssh login ${f(
+        med((h) => h.firstCommandAtMs - h.masterAtMs),
+        0,
+      )}; probe ${f(script('probe'), 0)}; receive (tar + gzip here, gzip -d + tar there) ${f(script('receive'), 0)}; stage (generation tree, sync) ${f(script('stage'), 0)}; switch (rename, sync) ${f(script('switch'), 0)}; after the last switch until exit ${f(t.ms - Math.max(...hs.map((h) => h.lastEndMs ?? 0)), 0)}. Controller CPU ${f(t.userS + t.sysS, 1)} s; main thread's self time, ms: ${top}.`,
+    );
+  }
   out.push(
     `times: wall clock of the whole deploy to all 3 hosts (ferry: the \`ferry deploy\` process, which works on the hosts in parallel; rsync: 3 rsync processes started at once, until the last exits), min and median of ${r.options.runs} runs after a warm-up round; every round starts from empty hosts; every step is checked afterwards (every store path on every host with the controller's files and bytes; ferry: the generation's closure and the top program run on the host). wire MB: tx+rx bytes of the 3 root-side veths during the step (everything on the wire: ssh, TCP/IP and Ethernet headers). sent MB: the tool's own count (ferry: bytesSent summed over hosts — the compressed store paths, not the generation tree or scripts; rsync: "Total bytes sent" of --stats). ctl CPU s: user+sys of the controller-side processes (GNU time; ferry's node with its ssh children, the rsync processes with theirs). all CPU s: the whole machine's non-idle CPU during the step (hosts' sshd, tar, gzip -d and rsync included, and other jobs'). Load average at start ${r.machine.loadavg}, at end ${r.loadavgAtEnd} (${r.machine.cpus} CPUs).`,
   );
@@ -581,7 +711,8 @@ async function output() {
   if (args['no-write'] !== undefined) return;
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
-  const partial = failed || opt.runs < 3 || ['packages', 'mb', 'change', 'ferry'].some((k) => args[k] !== undefined);
+  const partial =
+    failed || opt.runs < 3 || ['packages', 'mb', 'change', 'ferry'].some((k) => args[k] !== undefined);
   const file = join(dir, `fleet-${report.date.slice(0, 10)}${partial ? '-partial' : ''}.json`);
   let text = `${JSON.stringify(report, null, 2)}\n`;
   try {
@@ -627,7 +758,7 @@ function tail(text, lines = 8) {
 function parseArgs(argv) {
   /** @type {Record<string, string | true>} */
   const out = {};
-  const flags = ['rsync-z', 'keep', 'no-write'];
+  const flags = ['no-rsync-z', 'keep', 'no-write'];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);

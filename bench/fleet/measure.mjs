@@ -27,7 +27,11 @@ export function run(file, args, opts = {}) {
   const [f, a] = useTime ? [TIME, ['-f', '%U %S', '-o', out, file, ...args]] : [file, args];
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(f, a, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(f, a, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     /** @type {Buffer[]} */
     const so = [];
     /** @type {Buffer[]} */

@@ -66,7 +66,12 @@ export function sshTimeline(file, t0Ns) {
   const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
   for (const l of lines) {
     const [a, b, rc, kind, dest] = l.split(' ');
-    const h = (hosts[dest] ??= { masterAtMs: undefined, firstCommandAtMs: undefined, lastEndMs: 0, scripts: {} });
+    const h = (hosts[dest] ??= {
+      masterAtMs: undefined,
+      firstCommandAtMs: undefined,
+      lastEndMs: 0,
+      scripts: {},
+    });
     if (kind === 'master') {
       h.masterAtMs = ms(a);
       continue;
