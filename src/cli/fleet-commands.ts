@@ -103,10 +103,10 @@ async function fleetTargets(
 async function deployCommand(app: App, args: readonly string[]): Promise<Outcome> {
   const p = project(app);
   const hosts = chosenHosts(p, args);
-  const targets = await fleetTargets(p, hosts, true);
   const fc = await fleetContext(app, p);
+  const building = fleetTargets(p, hosts, true);
   let refused: HostPlan[] = [];
-  const outcomes = await deploy(fc, hosts, targets, {
+  const outcomes = await deploy(fc, hosts, building, {
     canary: intOption(app.options, 'canary', 0),
     batch: intOption(app.options, 'batch', 0),
     confirm: async (plans) => {

@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { AppError, sha256Bytes } from '../core/index.js';
-import { tarSources, type TarSource } from '../pkg/index.js';
+import { tarSources } from '../pkg/index.js';
+import { removeTree } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store, type StoreId, type StoreMeta } from '../store/index.js';
 import { RECEIVE } from './scripts.js';
 import { runChecked, type Transport } from './transport.js';
@@ -15,6 +19,8 @@ export interface OutgoingPath {
   readonly meta: StoreMeta;
   readonly replace: ReadonlyMap<string, Buffer>;
   readonly bytes: number;
+  /** Same key, same bytes on the wire: the id, plus the host root when files had to be rewritten for it. */
+  readonly key: string;
 }
 
 /**
@@ -47,30 +53,104 @@ export async function prepareOutgoing(
         if (rec?.type === 'file') files[rel] = { ...rec, sha256: sha256Bytes(moved), size: moved.length };
       }
     const bytes = Object.values(meta.files).reduce((n, f) => n + (f.type === 'file' ? f.size : 0), 0);
-    out.push({ id, meta: { ...meta, files, embeddedRoot: hostRoot }, replace, bytes });
+    const key = replace.size === 0 ? id : `${id}@${sha256Bytes(hostRoot).slice(0, 16)}`;
+    out.push({ id, meta: { ...meta, files, embeddedRoot: hostRoot }, replace, bytes, key });
   }
   return out;
 }
+
+/**
+ * Each store path packed once per deploy, whatever the number of hosts: a gzip member holding its tar entries
+ * (`<id>/…`, `.meta/<id>.json`) without the end-of-archive blocks. Members concatenate: `gzip -dc` reads a
+ * run of them as one stream, so a batch is its paths' members plus one holding the end of the archive.
+ * Packing runs ahead of sending, one path per core at a time (zlib works in Node's thread pool).
+ */
+export class Packer implements AsyncDisposable {
+  private readonly dir: string;
+  private readonly store: Store;
+  private readonly packs = new Map<string, Promise<string>>();
+  private readonly queue: (() => void)[] = [];
+  private running = 0;
+  private readonly limit = Math.max(1, cpus().length);
+
+  private constructor(store: Store, dir: string) {
+    this.store = store;
+    this.dir = dir;
+  }
+
+  /** Packs live beside the store (same disk), and go when the deploy ends. */
+  static async open(store: Store): Promise<Packer> {
+    const dir = join(store.rootDir, 'var', `fleet-packs-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(dir, { recursive: true });
+    return new Packer(store, dir);
+  }
+
+  /** The packed file of a path, made once; asking early lets packing run ahead of the wire. */
+  pack(p: OutgoingPath): Promise<string> {
+    let made = this.packs.get(p.key);
+    if (made === undefined) {
+      made = this.slot(() => this.write(p));
+      made.catch(() => undefined);
+      this.packs.set(p.key, made);
+    }
+    return made;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.allSettled(this.packs.values());
+    await removeTree(this.dir);
+  }
+
+  private async write(p: OutgoingPath): Promise<string> {
+    const file = join(this.dir, `${p.key.replace('@', '-')}.gz`);
+    const tar = tarSources([{ dir: this.store.pathOf(p.id), as: p.id, replace: p.replace }], {
+      dirs: [],
+      files: [{ path: `.meta/${p.id}.json`, data: Buffer.from(`${JSON.stringify(p.meta, null, 1)}\n`) }],
+      end: false,
+    });
+    const fh = await fs.open(file, 'w');
+    try {
+      await pipeline(Readable.from(tar), createGzip({ level: 1, chunkSize: 1 << 16 }), fh.createWriteStream());
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    return file;
+  }
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+const END_MEMBER = gzipSync(Buffer.alloc(1024));
 
 export interface SendOptions {
   readonly root: string;
   readonly token: string;
   /** Bytes sent so far over the wire (compressed), for progress. */
   readonly onBytes?: (total: number) => void;
-  /** Paths go in batches of about this many bytes; each batch lands whole or not at all. */
+  /** Paths go in batches of about this many bytes; each path lands whole or not at all. */
   readonly batchBytes?: number;
 }
 
 /**
- * Copy store paths to a host as gzip'd tar streams, in batches. A batch's paths appear on the host only once
+ * Copy store paths to a host, in batches, as packed by `packer`. A path appears on the host only once
  * complete, so a copy cut anywhere resumes with the paths still missing.
  */
 export async function sendPaths(
   t: Transport,
-  store: Store,
+  packer: Packer,
   paths: readonly OutgoingPath[],
   opts: SendOptions,
 ) {
+  for (const p of paths) void packer.pack(p).catch(() => undefined);
   let sent = 0;
   for (const batch of batches(paths, opts.batchBytes ?? 32 << 20)) {
     const r = await runChecked(
@@ -78,27 +158,18 @@ export async function sendPaths(
       'receiving store paths',
       RECEIVE,
       [opts.root, opts.token, ...batch.map((p) => p.id)],
-      {
-        stdin: gzipStream(batchStream(store, batch, opts.token)),
-        onStdinBytes: (n) => opts.onBytes?.(sent + n),
-      },
+      { stdin: batchStream(packer, batch), onStdinBytes: (n) => opts.onBytes?.(sent + n) },
     );
     sent += r.bytesIn;
   }
   return { bytes: sent, paths: paths.length };
 }
 
-function batchStream(store: Store, batch: readonly OutgoingPath[], token: string): AsyncIterable<Buffer> {
-  const sources: TarSource[] = batch.map((p) => ({
-    dir: store.pathOf(p.id),
-    as: `.tmp-${token}-${p.id}`,
-    replace: p.replace,
-  }));
-  const files = batch.map((p) => ({
-    path: `.meta/${p.id}.json.${token}`,
-    data: Buffer.from(`${JSON.stringify(p.meta, null, 1)}\n`),
-  }));
-  return tarSources(sources, { dirs: [], files });
+async function* batchStream(packer: Packer, batch: readonly OutgoingPath[]): AsyncGenerator<Buffer> {
+  for (const p of batch)
+    for await (const chunk of createReadStream(await packer.pack(p), { highWaterMark: 1 << 20 }))
+      yield chunk as Buffer;
+  yield END_MEMBER;
 }
 
 /** Level 1: on a LAN the wire is faster than stronger compression; binaries still shrink by half or more. */

@@ -7,7 +7,7 @@ import { tarSources } from '../pkg/index.js';
 import { GENERATION_FORMAT_VERSION, linkGeneration, type GenerationManifest } from '../profile/index.js';
 import { removeTree } from '../platform/index.js';
 import type { Store } from '../store/index.js';
-import { gzipStream, prepareOutgoing, sendPaths } from './copy.js';
+import { gzipStream, Packer, prepareOutgoing, sendPaths } from './copy.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
 import { probeHost } from './probe.js';
 import { CHECK, DISCARD, STAGE, SWITCH } from './scripts.js';
@@ -60,7 +60,7 @@ interface Session {
 export async function deploy(
   fc: FleetContext,
   hosts: readonly FleetHost[],
-  targets: ReadonlyMap<string, ProfileTarget>,
+  targets: Promise<ReadonlyMap<string, ProfileTarget>>,
   opts: DeployOptions,
 ): Promise<HostOutcome[]> {
   const token = randomBytes(6).toString('hex');
@@ -69,10 +69,17 @@ export async function deploy(
     outcome: emptyOutcome(host.name),
     started: Date.now(),
   }));
+  targets.catch(() => undefined); // awaited below; a failed build must not count as unhandled meanwhile
+  // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
+  const probed = mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => probe(fc, s)));
   const genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
+  const packer = await Packer.open(fc.store);
   try {
-    const trees = await linkTrees(fc.store, targets, genDir);
-    await mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => stage(fc, s, targets, trees, token)));
+    const built = await targets;
+    await probed;
+    const trees = await linkTrees(fc.store, built, genDir);
+    const live = sessions.filter((s) => s.outcome.error === undefined);
+    await mapLimit(live, fc.parallel, (s) => guard(fc, s, () => stage(fc, s, built, trees, packer, token)));
     const ready = sessions.filter(
       (s) => s.outcome.error === undefined && s.outcome.steps.some((x) => x.to !== undefined),
     );
@@ -88,7 +95,9 @@ export async function deploy(
     await rollout(fc, ready, opts, token);
     return sessions.map((s) => s.outcome);
   } finally {
+    await probed.catch(() => undefined);
     await Promise.all(sessions.map((s) => s.transport?.close() ?? Promise.resolve()));
+    await packer[Symbol.asyncDispose]();
     await removeTree(genDir);
   }
 }
@@ -116,19 +125,24 @@ async function connect(fc: FleetContext, s: Session): Promise<Transport> {
   return s.transport;
 }
 
+async function probe(fc: FleetContext, s: Session): Promise<void> {
+  fc.reporter.start({ id: `host:${s.host.name}`, kind: 'copy', text: s.host.name });
+  const t = await connect(fc, s);
+  s.state = await probeHost(t, s.host.root, s.host.profiles);
+}
+
 async function stage(
   fc: FleetContext,
   s: Session,
   targets: ReadonlyMap<string, ProfileTarget>,
   trees: ReadonlyMap<string, string>,
+  packer: Packer,
   token: string,
 ): Promise<void> {
-  const { host } = s;
+  const { host, state } = s;
   const id = `host:${host.name}`;
-  fc.reporter.start({ id, kind: 'copy', text: host.name });
   const t = await connect(fc, s);
-  const state = await probeHost(t, host.root, host.profiles);
-  s.state = state;
+  if (state === undefined) throw new Error(`Assertion failed: ${host.name} staged before its probe`);
   const plan = planHost(host, state, targets);
   s.outcome.plan = plan;
   s.outcome.steps = plan.steps.map((x) => ({ profile: x.profile, from: x.from, to: x.to }));
@@ -137,7 +151,7 @@ async function stage(
   const outgoing = await prepareOutgoing(fc.store, plan.missing, host.root, host.name);
   const total = outgoing.reduce((n, p) => n + p.bytes, 0);
   fc.reporter.progress(id, `sending ${outgoing.length} store path(s), ${mb(total)}`);
-  const sent = await sendPaths(t, fc.store, outgoing, {
+  const sent = await sendPaths(t, packer, outgoing, {
     root: host.root,
     token,
     onBytes: (n) => {

@@ -26,27 +26,27 @@ echo end
 `;
 
 /**
- * $1 root, $2 token, $3… store ids. stdin: gzip'd tar of .tmp-<token>-<id>/… and .meta/<id>.json.<token>.
- * Each path is made read-only and renamed into place after its metadata, so a path that is visible is
- * complete; a dropped connection leaves only .tmp- names, cleaned by a later run.
+ * $1 root, $2 token, $3… store ids. stdin: gzip'd tar of <id>/… and .meta/<id>.json, extracted into a
+ * directory of this run's own. Each path's metadata goes into place before the path, and a path is renamed
+ * into the store only once complete (then made read-only); a dropped connection leaves only .tmp- names,
+ * cleaned by a later run.
  */
 export const RECEIVE = `set -eu
 root=$1; tok=$2; shift 2
 s="$root/store"
 mkdir -p "$s/.meta"
-find "$s" "$s/.meta" -maxdepth 1 -name '.tmp-*' -mmin +60 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || :
-find "$s/.meta" -maxdepth 1 -name '*.json.*' -mmin +60 -exec rm -f {} + 2>/dev/null || :
-gzip -dc | (cd "$s" && tar -xmf -)
+find "$s" -maxdepth 1 -name '.tmp-*' -mmin +60 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || :
+in="$s/.tmp-$tok"
+mkdir -p "$in"
+gzip -dc | (cd "$in" && tar -xmf -)
 for id in "$@"; do
-  t="$s/.tmp-$tok-$id"
-  [ -d "$t" ] && [ -f "$s/.meta/$id.json.$tok" ] || { echo "ferry: $id is missing from what was sent" >&2; exit 3; }
-  if [ -d "$s/$id" ]; then
-    chmod -R u+w "$t"; rm -rf "$t" "$s/.meta/$id.json.$tok"; continue
-  fi
-  mv -f "$s/.meta/$id.json.$tok" "$s/.meta/$id.json"
-  chmod -R a-w "$t"
-  mv "$t" "$s/$id"
+  [ -d "$in/$id" ] && [ -f "$in/.meta/$id.json" ] || { echo "ferry: $id is missing from what was sent" >&2; exit 3; }
+  [ ! -d "$s/$id" ] || continue
+  mv -f "$in/.meta/$id.json" "$s/.meta/$id.json"
+  mv "$in/$id" "$s/$id"
+  chmod -R a-w "$s/$id"
 done
+chmod -R u+w "$in"; rm -rf "$in"
 `;
 
 /**

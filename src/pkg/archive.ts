@@ -236,7 +236,7 @@ export interface TarFile {
  */
 export async function* tarSources(
   sources: readonly TarSource[],
-  extra: { readonly dirs: readonly string[]; readonly files: readonly TarFile[] },
+  extra: { readonly dirs: readonly string[]; readonly files: readonly TarFile[]; readonly end?: boolean },
 ): AsyncGenerator<Buffer> {
   for (const d of extra.dirs) yield encodeEntry({ path: `${d}/`, type: '5', mode: 0o755, size: 0, mtime: 0 });
   for (const src of sources) {
@@ -257,7 +257,8 @@ export async function* tarSources(
     }
   }
   for (const f of extra.files) yield* bufferBlocks(f.path, f.data, 0o644);
-  yield END_OF_ARCHIVE;
+  // Without the end blocks, streams can be joined: the reader sees one archive.
+  if (extra.end !== false) yield END_OF_ARCHIVE;
 }
 
 function* bufferBlocks(path: string, data: Buffer, mode: number): Generator<Buffer> {
