@@ -230,6 +230,12 @@ export interface TarFile {
   readonly data: Buffer;
 }
 
+/** Bytes of a tar stream; `file` names the source file (relative to its tree) whose entry they belong to. */
+export interface TarPiece {
+  readonly data: Buffer;
+  readonly file?: string;
+}
+
 /**
  * An uncompressed tar stream of several trees, then extra files, for piping to another machine's `tar -x`.
  * Same entry rules as writeArchive; files are read as they are sent, never held whole in memory.
@@ -238,27 +244,43 @@ export async function* tarSources(
   sources: readonly TarSource[],
   extra: { readonly dirs: readonly string[]; readonly files: readonly TarFile[]; readonly end?: boolean },
 ): AsyncGenerator<Buffer> {
-  for (const d of extra.dirs) yield encodeEntry({ path: `${d}/`, type: '5', mode: 0o755, size: 0, mtime: 0 });
+  for await (const piece of tarPieces(sources, extra)) yield piece.data;
+}
+
+/** tarSources, with each file's bytes tagged, so a compressor can treat files differently. */
+export async function* tarPieces(
+  sources: readonly TarSource[],
+  extra: { readonly dirs: readonly string[]; readonly files: readonly TarFile[]; readonly end?: boolean },
+): AsyncGenerator<TarPiece> {
+  const entry = (path: string, type: '0' | '2' | '5', mode: number, linkname?: string): TarPiece => ({
+    data: encodeEntry({
+      path,
+      type,
+      mode,
+      size: 0,
+      mtime: 0,
+      ...(linkname === undefined ? {} : { linkname }),
+    }),
+  });
+  for (const d of extra.dirs) yield entry(`${d}/`, '5', 0o755);
   for (const src of sources) {
     const under = src.as === '' ? '' : `${src.as}/`;
-    if (src.as !== '') yield encodeEntry({ path: under, type: '5', mode: 0o755, size: 0, mtime: 0 });
+    if (src.as !== '') yield entry(under, '5', 0o755);
     for (const e of await listTree(src.dir)) {
       const path = under + e.rel;
       const data = src.replace?.get(e.rel);
-      if (data !== undefined && e.kind === 'file') {
+      if (e.kind === 'dir') yield entry(`${path}/`, '5', 0o755);
+      else if (e.kind === 'symlink') yield entry(path, '2', 0o777, await fs.readlink(join(src.dir, e.rel)));
+      else if (data !== undefined) {
         const st = await fs.lstat(join(src.dir, e.rel));
-        yield* bufferBlocks(path, data, (st.mode & 0o111) !== 0 ? 0o755 : 0o644);
-      } else if (e.kind === 'dir')
-        yield encodeEntry({ path: `${path}/`, type: '5', mode: 0o755, size: 0, mtime: 0 });
-      else if (e.kind === 'symlink') {
-        const linkname = await fs.readlink(join(src.dir, e.rel));
-        yield encodeEntry({ path, type: '2', mode: 0o777, size: 0, mtime: 0, linkname });
-      } else yield* fileBlocks(join(src.dir, e.rel), path, 0);
+        for (const b of bufferBlocks(path, data, (st.mode & 0o111) !== 0 ? 0o755 : 0o644))
+          yield { data: b, file: e.rel };
+      } else for await (const b of fileBlocks(join(src.dir, e.rel), path, 0)) yield { data: b, file: e.rel };
     }
   }
-  for (const f of extra.files) yield* bufferBlocks(f.path, f.data, 0o644);
+  for (const f of extra.files) for (const b of bufferBlocks(f.path, f.data, 0o644)) yield { data: b };
   // Without the end blocks, streams can be joined: the reader sees one archive.
-  if (extra.end !== false) yield END_OF_ARCHIVE;
+  if (extra.end !== false) yield { data: END_OF_ARCHIVE };
 }
 
 function* bufferBlocks(path: string, data: Buffer, mode: number): Generator<Buffer> {
