@@ -153,11 +153,11 @@ class MemberWriter {
   }
 
   async write(data: Buffer, level: number): Promise<void> {
-    if (level !== this.level || this.gz === undefined) {
+    let gz = this.gz;
+    if (level !== this.level || gz === undefined) {
       await this.finish();
-      this.start(level);
+      gz = this.start(level);
     }
-    const gz = this.gz!;
     if (!gz.write(data)) await Promise.race([once(gz, 'drain'), this.written]);
   }
 
@@ -171,7 +171,7 @@ class MemberWriter {
     this.gz?.destroy();
   }
 
-  private start(level: number): void {
+  private start(level: number): Gzip {
     const gz = createGzip({ level, chunkSize: 1 << 16 });
     this.gz = gz;
     this.level = level;
@@ -181,6 +181,7 @@ class MemberWriter {
         for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
     })();
     this.written.catch(() => undefined);
+    return gz;
   }
 }
 const SAMPLE = 16 << 10;
