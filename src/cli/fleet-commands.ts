@@ -104,7 +104,8 @@ async function deployCommand(app: App, args: readonly string[]): Promise<Outcome
   const p = project(app);
   const hosts = chosenHosts(p, args);
   const fc = await fleetContext(app, p);
-  const building = fleetTargets(p, hosts, true);
+  // Resolving and checking the build is synchronous work: let deploy start the logins to hosts first.
+  const building = new Promise((resolve) => setImmediate(resolve)).then(() => fleetTargets(p, hosts, true));
   let refused: HostPlan[] = [];
   const outcomes = await deploy(fc, hosts, building, {
     canary: intOption(app.options, 'canary', 0),
@@ -165,7 +166,12 @@ function renderOutcomes(outcomes: readonly HostOutcome[]): string[] {
   const rows = outcomes.map((o) => [
     o.host,
     o.result,
-    o.steps.map((s) => `${s.profile} ${s.from ?? '-'} → ${s.to ?? s.from ?? '-'}`).join(', ') || '-',
+    o.steps
+      .map(
+        (s) =>
+          `${s.profile} ${s.from ?? '-'} → ${s.to ?? s.from ?? '-'}${o.result === 'rolled-back' ? ` → ${s.from ?? '-'}` : ''}`,
+      )
+      .join(', ') || '-',
     size(o.bytesSent),
     `${(o.ms / 1000).toFixed(1)}s`,
   ]);

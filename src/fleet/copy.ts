@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { once } from 'node:events';
 import { createGzip, deflateRawSync, gzipSync, type Gzip } from 'node:zlib';
 import { AppError, sha256Bytes } from '../core/index.js';
-import { tarPieces } from '../pkg/index.js';
+import { tarPieces, tarSources } from '../pkg/index.js';
 import { removeTree } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store, type StoreId, type StoreMeta } from '../store/index.js';
 import { RECEIVE } from './scripts.js';
@@ -206,9 +206,21 @@ async function incompressibleFiles(dir: string, meta: StoreMeta): Promise<Set<st
   return out;
 }
 
+/** A generation to make on the host after its store paths: the linked tree and its manifest. */
+export interface GenerationStage {
+  readonly profile: string;
+  readonly number: number;
+  readonly tree: string;
+  readonly manifest: Buffer;
+  /** Store paths it needs, checked on the host before the generation is made. */
+  readonly closure: readonly StoreId[];
+}
+
 export interface SendOptions {
   readonly root: string;
   readonly token: string;
+  /** Made complete (not current) on the host in the same command as the last batch of paths. */
+  readonly generations: readonly GenerationStage[];
   /** Bytes sent so far over the wire (compressed), for progress. */
   readonly onBytes?: (total: number) => void;
   /** Paths go in batches of about this many bytes; each path lands whole or not at all. */
@@ -216,8 +228,8 @@ export interface SendOptions {
 }
 
 /**
- * Copy store paths to a host, in batches, as packed by `packer`. A path appears on the host only once
- * complete, so a copy cut anywhere resumes with the paths still missing.
+ * Copy store paths to a host, in batches, as packed by `packer`, then stage the new generations. A path
+ * appears on the host only once complete, so a copy cut anywhere resumes with the paths still missing.
  */
 export async function sendPaths(
   t: Transport,
@@ -226,24 +238,38 @@ export async function sendPaths(
   opts: SendOptions,
 ) {
   for (const p of paths) void packer.pack(p).catch(() => undefined);
+  const all = batches(paths, opts.batchBytes ?? 32 << 20);
+  if (all.length === 0 && opts.generations.length > 0) all.push([]);
   let sent = 0;
-  for (const batch of batches(paths, opts.batchBytes ?? 32 << 20)) {
+  for (const [i, batch] of all.entries()) {
+    const gens = i === all.length - 1 ? opts.generations : [];
+    const spec = gens.map((g) => `${g.profile}:${g.number}`).join(',');
+    const needs = [...new Set(gens.flatMap((g) => g.closure))];
     const r = await runChecked(
       t,
-      'receiving store paths',
+      gens.length > 0 ? 'receiving store paths and staging the new generation' : 'receiving store paths',
       RECEIVE,
-      [opts.root, opts.token, ...batch.map((p) => p.id)],
-      { stdin: batchStream(packer, batch), onStdinBytes: (n) => opts.onBytes?.(sent + n) },
+      [opts.root, opts.token, spec, ...batch.map((p) => p.id), '--', ...needs],
+      { stdin: batchStream(packer, batch, gens), onStdinBytes: (n) => opts.onBytes?.(sent + n) },
     );
     sent += r.bytesIn;
   }
   return { bytes: sent, paths: paths.length };
 }
 
-async function* batchStream(packer: Packer, batch: readonly OutgoingPath[]): AsyncGenerator<Buffer> {
+async function* batchStream(
+  packer: Packer,
+  batch: readonly OutgoingPath[],
+  gens: readonly GenerationStage[],
+): AsyncGenerator<Buffer> {
   for (const p of batch)
     for await (const chunk of createReadStream(await packer.pack(p), { highWaterMark: 1 << 20 }))
       yield chunk as Buffer;
+  if (gens.length > 0) {
+    const trees = gens.map((g) => ({ dir: g.tree, as: `.gen-${g.profile}` }));
+    const files = gens.map((g) => ({ path: `.gen-${g.profile}/.generation.json`, data: g.manifest }));
+    yield* gzipStream(tarSources(trees, { dirs: [], files, end: false }));
+  }
   yield END_MEMBER;
 }
 

@@ -3,14 +3,13 @@ import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError, isAppError, type Reporter } from '../core/index.js';
-import { tarSources } from '../pkg/index.js';
 import { GENERATION_FORMAT_VERSION, linkGeneration, type GenerationManifest } from '../profile/index.js';
 import { removeTree } from '../platform/index.js';
 import type { Store } from '../store/index.js';
-import { gzipStream, Packer, prepareOutgoing, sendPaths } from './copy.js';
+import { Packer, prepareOutgoing, sendPaths } from './copy.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
 import { probeHost } from './probe.js';
-import { CHECK, DISCARD, STAGE, SWITCH } from './scripts.js';
+import { ACTIVATE, DISCARD, SWITCH } from './scripts.js';
 import { openTransport, runChecked, type Transport } from './transport.js';
 import type { FleetHost, FleetSettings, HostState, ProfileTarget } from './types.js';
 
@@ -151,34 +150,35 @@ async function stage(
   const outgoing = await prepareOutgoing(fc.store, plan.missing, host.root, host.name);
   const total = outgoing.reduce((n, p) => n + p.bytes, 0);
   fc.reporter.progress(id, `sending ${outgoing.length} store path(s), ${mb(total)}`);
+  const generations = plan.steps.flatMap((step) => {
+    const target = targets.get(step.profile);
+    const tree = trees.get(step.profile);
+    if (step.to === undefined || target === undefined || tree === undefined) return [];
+    return [
+      {
+        profile: step.profile,
+        number: step.to,
+        tree,
+        manifest: generationFile(target, step.to),
+        closure: target.closure,
+      },
+    ];
+  });
   const sent = await sendPaths(t, packer, outgoing, {
     root: host.root,
     token,
+    generations,
     onBytes: (n) => {
       fc.reporter.progress(id, `sent ${mb(n)} (of about ${mb(total)} before compression)`);
     },
   });
   s.outcome.bytesSent = sent.bytes;
   s.outcome.pathsSent = sent.paths;
-  for (const step of plan.steps) {
-    if (step.to === undefined) continue;
-    const target = targets.get(step.profile);
-    const tree = trees.get(step.profile);
-    if (target === undefined || tree === undefined) continue;
-    await stageGeneration(t, host.root, target, tree, step.to, token);
-  }
   const changed = plan.steps.some((x) => x.to !== undefined);
   fc.reporter.finish(id, 'ok', `${changed ? 'staged' : 'up to date'}, ${mb(sent.bytes)} sent`);
 }
 
-async function stageGeneration(
-  t: Transport,
-  root: string,
-  target: ProfileTarget,
-  tree: string,
-  n: number,
-  token: string,
-): Promise<void> {
+function generationFile(target: ProfileTarget, n: number): Buffer {
   const manifest: GenerationManifest = {
     formatVersion: GENERATION_FORMAT_VERSION,
     number: n,
@@ -186,19 +186,7 @@ async function stageGeneration(
     requests: target.requests,
     packages: target.packages,
   };
-  const stream = tarSources([{ dir: tree, as: '' }], {
-    dirs: [],
-    files: [{ path: '.generation.json', data: Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`) }],
-  });
-  await runChecked(
-    t,
-    `staging generation ${n} of ${target.profile}`,
-    STAGE,
-    [root, target.profile, String(n), token, ...target.closure],
-    {
-      stdin: gzipStream(stream),
-    },
-  );
+  return Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
 }
 
 /** Each target's generation view, linked once here and sent to every host (links are relative). */
@@ -245,53 +233,47 @@ async function switchAndCheck(fc: FleetContext, s: Session, token: string): Prom
   const t = await connect(fc, s);
   const id = `switch:${s.host.name}`;
   fc.reporter.start({ id, kind: 'check', text: `${s.host.name} switch` });
-  const switched: { profile: string; from: number | undefined }[] = [];
-  for (const step of s.outcome.steps) {
-    if (step.to === undefined) continue;
-    const r = await runChecked(t, `switching ${step.profile}`, SWITCH, [
-      s.host.root,
-      step.profile,
-      String(step.to),
-      token,
-    ]);
-    switched.push({ profile: step.profile, from: step.from });
-    const [, , , t0, t1] = r.stdout.trim().split(' ');
-    if (/^\d+$/.test(t0 ?? '') && /^\d+$/.test(t1 ?? ''))
-      s.outcome.switchNs.push(Number(BigInt(t1 ?? '0') - BigInt(t0 ?? '0')));
+  const triples = s.outcome.steps.flatMap((x) =>
+    x.to === undefined ? [] : [x.profile, x.from === undefined ? '' : String(x.from), String(x.to)],
+  );
+  const { host } = s;
+  const r = await runChecked(
+    t,
+    'switching',
+    ACTIVATE,
+    [host.root, token, host.check ?? '', String(host.checkTimeoutS), ...triples],
+    // The host enforces the check's timeout itself where it has timeout(1); this is the backstop.
+    { timeoutMs: (host.checkTimeoutS + 30) * 1000 },
+  );
+  const lines = r.stdout.split('\n');
+  for (const line of lines) {
+    const [word, , t0 = '', t1 = ''] = line.split(' ');
+    if (word === 'switched' && /^\d+$/.test(t0) && /^\d+$/.test(t1))
+      s.outcome.switchNs.push(Number(BigInt(t1) - BigInt(t0)));
   }
   s.outcome.result = 'switched';
-  const failure = await runCheck(t, s.host);
-  if (failure === undefined) {
-    fc.reporter.finish(id, 'ok', s.host.check === undefined ? 'switched' : 'switched, check passed');
+  const failed = lines.find((l) => l.startsWith('check failed '));
+  if (failed === undefined) {
+    fc.reporter.finish(id, 'ok', host.check === undefined ? 'switched' : 'switched, check passed');
     return;
   }
-  for (const back of switched.reverse())
-    await runChecked(t, `rolling back ${back.profile}`, SWITCH, [
-      s.host.root,
-      back.profile,
-      back.from === undefined ? '' : String(back.from),
-      token,
-    ]);
+  const status = failed.slice('check failed '.length);
+  const said = lines
+    .filter((l) => l.startsWith('| '))
+    .map((l) => l.slice(2))
+    .slice(-3)
+    .join(' / ');
+  const why =
+    status === '124'
+      ? `no answer within ${host.checkTimeoutS} s`
+      : `exit status ${status}${said === '' ? '' : `: ${said}`}`;
   s.outcome.result = 'rolled-back';
   s.outcome.error = {
     code: 'E_FLEET_CHECK',
-    message: `${s.host.name}: check \`${s.host.check ?? ''}\` failed after the switch (${failure}); switched back`,
+    message: `${host.name}: check \`${host.check ?? ''}\` failed after the switch (${why}); the host switched itself back`,
     hint: 'the new generation stays on the host for inspection; fix it and deploy again',
   };
   fc.reporter.finish(id, 'failed', s.outcome.error.message);
-}
-
-/** The host's health check; undefined when it passed (or there is none), else what it said. */
-async function runCheck(t: Transport, host: FleetHost): Promise<string | undefined> {
-  if (host.check === undefined) return undefined;
-  const r = await t.run(CHECK, [host.root, host.check, ...host.profiles], {
-    timeoutMs: host.checkTimeoutS * 1000,
-  });
-  if (r.exitCode === 0 && !r.timedOut) return undefined;
-  const said = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-3).join(' / ');
-  return r.timedOut
-    ? `no answer within ${host.checkTimeoutS} s`
-    : `exit status ${r.exitCode}${said === '' ? '' : `: ${said}`}`;
 }
 
 async function discard(s: Session, result: HostResult): Promise<void> {

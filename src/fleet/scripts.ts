@@ -26,44 +26,45 @@ echo end
 `;
 
 /**
- * $1 root, $2 token, $3… store ids. stdin: gzip'd tar of <id>/… and .meta/<id>.json, extracted into a
- * directory of this run's own. Each path's metadata goes into place before the path, and a path is renamed
- * into the store only once complete (then made read-only); a dropped connection leaves only .tmp- names,
- * cleaned by a later run.
+ * $1 root, $2 token, $3 generations to stage ("P:N,P:N" or ''), then the store ids sent, then "--" and the
+ * store ids the generations need. stdin: gzip'd tar of <id>/…, .meta/<id>.json and .gen-<P>/…, extracted
+ * into a directory of this run's own. Each path's metadata goes into place before the path, and a path is
+ * renamed into the store only once complete (then made read-only); a dropped connection leaves only .tmp-
+ * names, cleaned by a later run. Then each generation is checked, synced and renamed to <P>.d/<N>, complete
+ * but not current.
  */
 export const RECEIVE = `set -eu
-root=$1; tok=$2; shift 2
+root=$1; tok=$2; gens=$3; shift 3
 s="$root/store"
 mkdir -p "$s/.meta"
 find "$s" -maxdepth 1 -name '.tmp-*' -mmin +60 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || :
 in="$s/.tmp-$tok"
 mkdir -p "$in"
 gzip -dc | (cd "$in" && tar -xmf -)
-for id in "$@"; do
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+  id=$1; shift
   [ -d "$in/$id" ] && [ -f "$in/.meta/$id.json" ] || { echo "ferry: $id is missing from what was sent" >&2; exit 3; }
   [ ! -d "$s/$id" ] || continue
   mv -f "$in/.meta/$id.json" "$s/.meta/$id.json"
   mv "$in/$id" "$s/$id"
   chmod -R a-w "$s/$id"
 done
+[ $# -eq 0 ] || shift
+if [ -n "$gens" ]; then
+  for id in "$@"; do [ -d "$s/$id" ] || { echo "ferry: store path $id is missing" >&2; exit 3; }; done
+  for g in $(echo "$gens" | tr , ' '); do
+    prof=\${g%%:*}; n=\${g#*:}; d="$root/profiles/$prof.d"
+    [ -d "$in/.gen-$prof" ] || { echo "ferry: generation of $prof is missing from what was sent" >&2; exit 3; }
+    mkdir -p "$d"
+    if [ -e "$d/$n" ]; then echo "ferry: generation $n of $prof exists already" >&2; exit 75; fi
+  done
+  sync
+  for g in $(echo "$gens" | tr , ' '); do
+    prof=\${g%%:*}; n=\${g#*:}
+    mv "$in/.gen-$prof" "$root/profiles/$prof.d/$n"
+  done
+fi
 chmod -R u+w "$in"; rm -rf "$in"
-`;
-
-/**
- * $1 root, $2 profile, $3 generation number, $4 token, $5… store ids it needs. stdin: gzip'd tar of the
- * generation's tree. Makes <P>.d/<N> complete (not current): every store path checked, synced, renamed.
- */
-export const STAGE = `set -eu
-root=$1; prof=$2; n=$3; tok=$4; shift 4
-d="$root/profiles/$prof.d"
-mkdir -p "$d"
-for id in "$@"; do [ -d "$root/store/$id" ] || { echo "ferry: store path $id is missing" >&2; exit 3; }; done
-if [ -e "$d/$n" ]; then echo "ferry: generation $n of $prof exists already" >&2; exit 75; fi
-t="$d/.tmp-$tok"
-rm -rf "$t"; mkdir "$t"
-gzip -dc | (cd "$t" && tar -xmf -)
-sync
-mv "$t" "$d/$n"
 `;
 
 /**
@@ -85,6 +86,52 @@ sync
 echo "switched \${old##*/} $n $t0 $t1"
 `;
 
+/**
+ * $1 root, $2 token, $3 check command ('' for none), $4 check timeout (seconds), then triples PROFILE FROM TO
+ * (FROM '' when the profile had no generation). Switches each profile (one rename each), runs the check with
+ * the profiles' bin/ first on PATH, and when it fails switches every profile back itself, so a host never
+ * stays on a failing generation because the connection dropped. Prints `switched P T0 T1`, `check ok` or
+ * `check failed STATUS` with the check's last output lines as `| …`, and `rolled-back P`.
+ */
+export const ACTIVATE = `set -eu
+root=$1; tok=$2; check=$3; secs=$4; shift 4
+p="$root/profiles"
+flip() {
+  if [ -z "$2" ]; then rm -f "$p/$1"; return 0; fi
+  ln -s "$1.d/$2" "$p/.tmp-$1-$tok"
+  mv -Tf "$p/.tmp-$1-$tok" "$p/$1" 2>/dev/null ||
+    perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\\n"' "$p/.tmp-$1-$tok" "$p/$1"
+}
+sync
+done_list=
+while [ $# -ge 3 ]; do
+  prof=$1; from=$2; to=$3; shift 3
+  [ -d "$p/$prof.d/$to" ] || { echo "ferry: $prof has no generation $to" >&2; exit 3; }
+  t0=$(date +%s%N); flip "$prof" "$to"; t1=$(date +%s%N)
+  echo "switched $prof $t0 $t1"
+  done_list="$prof:$from $done_list"
+done
+sync
+[ -n "$check" ] || exit 0
+path=$PATH
+for pf in $done_list; do path="$p/\${pf%%:*}/bin:$path"; done
+mkdir -p "$root/var"
+out="$root/var/.check-$tok"
+run_check() {
+  if command -v timeout >/dev/null 2>&1; then timeout "$secs" sh -c "$check"; else sh -c "$check"; fi
+}
+if (cd "$root" && PATH=$path && FERRY_ROOT=$root && export PATH FERRY_ROOT && run_check) >"$out" 2>&1; then
+  echo "check ok"; rm -f "$out"; exit 0
+else
+  status=$?
+fi
+echo "check failed $status"
+tail -n 5 "$out" | sed 's/^/| /'
+rm -f "$out"
+for pf in $done_list; do flip "\${pf%%:*}" "\${pf#*:}"; echo "rolled-back \${pf%%:*}"; done
+sync
+`;
+
 /** $1 root, $2 profile, $3 generation: remove a staged generation that never became current. */
 export const DISCARD = `set -eu
 root=$1; prof=$2; n=$3
@@ -92,11 +139,4 @@ d="$root/profiles/$prof.d/$n"
 cur=$(readlink "$root/profiles/$prof" 2>/dev/null) || cur=
 [ "$cur" != "$prof.d/$n" ] || exit 0
 [ ! -d "$d" ] || { chmod -R u+w "$d"; rm -rf "$d"; }
-`;
-
-/** $1 root, $2 check command, $3… profiles whose bin/ go first on PATH. */
-export const CHECK = `root=$1; check=$2; shift 2
-for prof in "$@"; do PATH="$root/profiles/$prof/bin:$PATH"; done
-FERRY_ROOT=$root; export PATH FERRY_ROOT
-cd "$root" && exec sh -c "$check"
 `;

@@ -349,6 +349,25 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal(complete().length, 3);
   });
 
+  test('a check that does not answer in time counts as failed; the host switches itself back', async () => {
+    const p = project(sb, 'slow');
+    await p.write(
+      [
+        `ports = [${JSON.stringify(examplePorts)}]`,
+        '[profiles.web]\npackages = ["hello"]\n',
+        '[hosts.local]\npath = "local"\nprofiles = ["web"]\ncheck = "sleep 30"\ncheck-timeout = 1\n',
+      ].join('\n'),
+    );
+    const started = Date.now();
+    const r = await p.ferry(['deploy', '--json']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.ok(Date.now() - started < 20_000, 'the check was stopped, not waited for');
+    const o = (json(r) as { hosts: Outcome[] }).hosts[0];
+    assert.equal(o?.result, 'rolled-back');
+    assert.match(o?.error?.message ?? '', /no answer within 1 s/);
+    assert.ok(!existsSync(join(p.dir, 'local/profiles/web')), 'back to no generation at all');
+  });
+
   test('hostile host names, roots and users are only ever data', async () => {
     const canary = join(sb.dir, 'PWNED');
     const evil = `it's "$(touch ${canary})" \`touch ${canary}\`; touch ${canary} & $HOME`;
