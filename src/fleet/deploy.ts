@@ -32,6 +32,8 @@ export interface HostOutcome {
   ms: number;
   /** Nanoseconds each switch took on the host (the rename alone). */
   switchNs: number[];
+  /** When each phase of this host ended, in milliseconds since this process started (for --json, benches). */
+  phases: Record<string, number>;
   error?: { code: string; message: string; hint?: string };
   plan?: HostPlan;
 }
@@ -101,8 +103,12 @@ export async function deploy(
   }
 }
 
+function mark(s: Session, phase: string): void {
+  s.outcome.phases[phase] = Math.round(performance.now());
+}
+
 function emptyOutcome(host: string): HostOutcome {
-  return { host, result: 'unchanged', steps: [], bytesSent: 0, pathsSent: 0, ms: 0, switchNs: [] };
+  return { host, result: 'unchanged', steps: [], bytesSent: 0, pathsSent: 0, ms: 0, switchNs: [], phases: {} };
 }
 
 /** Run one host's step; its failure is recorded on the host, never thrown at the other hosts. */
@@ -127,7 +133,9 @@ async function connect(fc: FleetContext, s: Session): Promise<Transport> {
 async function probe(fc: FleetContext, s: Session): Promise<void> {
   fc.reporter.start({ id: `host:${s.host.name}`, kind: 'copy', text: s.host.name });
   const t = await connect(fc, s);
+  mark(s, 'connected');
   s.state = await probeHost(t, s.host.root, s.host.profiles);
+  mark(s, 'probed');
 }
 
 async function stage(
@@ -164,6 +172,7 @@ async function stage(
       },
     ];
   });
+  mark(s, 'planned');
   const sent = await sendPaths(t, packer, outgoing, {
     root: host.root,
     token,
@@ -174,6 +183,7 @@ async function stage(
   });
   s.outcome.bytesSent = sent.bytes;
   s.outcome.pathsSent = sent.paths;
+  mark(s, 'staged');
   const changed = plan.steps.some((x) => x.to !== undefined);
   fc.reporter.finish(id, 'ok', `${changed ? 'staged' : 'up to date'}, ${mb(sent.bytes)} sent`);
 }
@@ -245,6 +255,7 @@ async function switchAndCheck(fc: FleetContext, s: Session, token: string): Prom
     // The host enforces the check's timeout itself where it has timeout(1); this is the backstop.
     { timeoutMs: (host.checkTimeoutS + 30) * 1000 },
   );
+  mark(s, 'switched');
   const lines = r.stdout.split('\n');
   for (const line of lines) {
     const [word, , t0 = '', t1 = ''] = line.split(' ');

@@ -102,7 +102,8 @@ flip() {
   mv -Tf "$p/.tmp-$1-$tok" "$p/$1" 2>/dev/null ||
     perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\\n"' "$p/.tmp-$1-$tok" "$p/$1"
 }
-sync
+# RECEIVE synced the store paths and generation contents before renaming the generation into place; journaled
+# file systems commit that rename before this one, so no sync is needed before the switch.
 done_list=
 while [ $# -ge 3 ]; do
   prof=$1; from=$2; to=$3; shift 3
