@@ -108,7 +108,16 @@ function mark(s: Session, phase: string): void {
 }
 
 function emptyOutcome(host: string): HostOutcome {
-  return { host, result: 'unchanged', steps: [], bytesSent: 0, pathsSent: 0, ms: 0, switchNs: [], phases: {} };
+  return {
+    host,
+    result: 'unchanged',
+    steps: [],
+    bytesSent: 0,
+    pathsSent: 0,
+    ms: 0,
+    switchNs: [],
+    phases: {},
+  };
 }
 
 /** Run one host's step; its failure is recorded on the host, never thrown at the other hosts. */

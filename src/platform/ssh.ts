@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,8 @@ export class SshConnection {
       throw new AppError('E_FLEET_CONNECT', `${label}: "${formatEndpoint(endpoint)}" is not an ssh address`, {
         hint: 'write ssh = "user@host:port"',
       });
-    const controlDir = await fs.mkdtemp(join(tmpdir(), 'ferry-ssh-'));
+    // Synchronous on purpose: the login then starts in the caller's tick, before other work gets the CPU.
+    const controlDir = mkdtempSync(join(tmpdir(), 'ferry-ssh-'));
     const socket = join(controlDir, createHash('sha256').update(label).digest('hex').slice(0, 16));
     const base = sshOptions(endpoint, settings, socket);
     const conn = new SshConnection(label, base, endpoint.host, controlDir);
