@@ -60,68 +60,133 @@ export async function prepareOutgoing(
   return out;
 }
 
+/** A packed store path: in memory (readable while it is still being packed) or, past the cap, in a file. */
+class Pack {
+  readonly chunks: Buffer[] = [];
+  done = false;
+  failed: Error | undefined;
+  file: string | undefined;
+  private waiters: (() => void)[] = [];
+
+  append(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.wake();
+  }
+
+  finish(error?: unknown): void {
+    this.done = true;
+    this.failed = error === undefined || error instanceof Error ? error : new Error('packing failed', { cause: error });
+    this.wake();
+  }
+
+  /** Every byte, in order, as soon as it exists. */
+  async *read(): AsyncGenerator<Buffer> {
+    for (let i = 0; ;) {
+      for (let c = this.chunks[i]; c !== undefined; c = this.chunks[++i]) yield c;
+      if (this.done) break;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failed !== undefined) throw this.failed;
+    if (this.file !== undefined)
+      for await (const chunk of createReadStream(this.file, { highWaterMark: 1 << 20 }))
+        yield chunk as Buffer;
+  }
+
+  /** Resolves when packing has ended, well or not. */
+  async settled(): Promise<void> {
+    while (!this.done) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
 /**
  * Each store path packed once per deploy, whatever the number of hosts: a gzip member holding its tar entries
  * (`<id>/…`, `.meta/<id>.json`) without the end-of-archive blocks. Members concatenate: `gzip -dc` reads a
  * run of them as one stream, so a batch is its paths' members plus one holding the end of the archive.
- * Packing runs ahead of sending, one path per core at a time (zlib works in Node's thread pool).
+ * Packing runs ahead of sending, one path per core at a time (zlib works in Node's thread pool); packs are
+ * kept in memory up to a cap, so a host can be sent a path while it is still being packed, then in files.
  */
 export class Packer implements AsyncDisposable {
   private readonly dir: string;
   private readonly store: Store;
-  private readonly packs = new Map<string, Promise<string>>();
+  private readonly packs = new Map<string, Pack>();
   private readonly queue: (() => void)[] = [];
   private running = 0;
+  private inMemory = 0;
   private readonly limit = Math.max(1, cpus().length);
+  private readonly memoryCap: number;
 
-  private constructor(store: Store, dir: string) {
+  private constructor(store: Store, dir: string, memoryCap: number) {
     this.store = store;
     this.dir = dir;
+    this.memoryCap = memoryCap;
   }
 
-  /** Packs live beside the store (same disk), and go when the deploy ends. */
-  static async open(store: Store): Promise<Packer> {
+  /** Spilled packs live beside the store (same disk), and go when the deploy ends. */
+  static async open(store: Store, memoryCap = 512 << 20): Promise<Packer> {
     const dir = join(store.rootDir, 'var', `fleet-packs-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(dir, { recursive: true });
-    return new Packer(store, dir);
+    return new Packer(store, dir, memoryCap);
   }
 
-  /** The packed file of a path, made once; asking early lets packing run ahead of the wire. */
-  pack(p: OutgoingPath): Promise<string> {
-    let made = this.packs.get(p.key);
-    if (made === undefined) {
-      made = this.slot(() => this.write(p));
-      made.catch(() => undefined);
+  /** The packed bytes of a path, made once; asking early lets packing run ahead of the wire. */
+  read(p: OutgoingPath): AsyncGenerator<Buffer> {
+    return this.start(p).read();
+  }
+
+  /** Start packing a path (once) without reading it yet. */
+  start(p: OutgoingPath): Pack {
+    let pack = this.packs.get(p.key);
+    if (pack === undefined) {
+      const made = new Pack();
+      pack = made;
       this.packs.set(p.key, made);
+      void this.slot(() => this.write(p, made)).then(
+        () => {
+          made.finish();
+        },
+        (e: unknown) => {
+          made.finish(e ?? new Error('packing failed'));
+        },
+      );
     }
-    return made;
+    return pack;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    await Promise.allSettled(this.packs.values());
+    await Promise.all([...this.packs.values()].map((p) => p.settled()));
     await removeTree(this.dir);
   }
 
-  private async write(p: OutgoingPath): Promise<string> {
-    const file = join(this.dir, `${p.key.replace('@', '-')}.gz`);
+  private async write(p: OutgoingPath, pack: Pack): Promise<void> {
     const raw = await incompressibleFiles(this.store.pathOf(p.id), p.meta);
     const pieces = tarPieces([{ dir: this.store.pathOf(p.id), as: p.id, replace: p.replace }], {
       dirs: [],
       files: [{ path: `.meta/${p.id}.json`, data: Buffer.from(`${JSON.stringify(p.meta, null, 1)}\n`) }],
       end: false,
     });
-    const fh = await fs.open(file, 'w');
-    const members = new MemberWriter(fh);
+    const spill = this.inMemory + p.bytes > this.memoryCap;
+    const fh = spill ? await fs.open(join(this.dir, `${p.key.replace('@', '-')}.gz`), 'w') : undefined;
+    if (!spill) this.inMemory += p.bytes;
+    const members = new MemberWriter(async (chunk) => {
+      if (fh === undefined) pack.append(chunk);
+      else for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
+    });
     try {
       for await (const piece of pieces)
         // Compressing what does not shrink (media, archives, random data) only costs time on both ends.
         await members.write(piece.data, piece.file !== undefined && raw.has(piece.file) ? 0 : 1);
       await members.finish();
+      if (fh !== undefined) pack.file = join(this.dir, `${p.key.replace('@', '-')}.gz`);
     } finally {
       members.abort();
-      await fh.close().catch(() => undefined);
+      await fh?.close().catch(() => undefined);
     }
-    return file;
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
@@ -143,13 +208,13 @@ const END_MEMBER = gzipSync(Buffer.alloc(1024));
  * stream's level in Node here); `gzip -dc` reads them as one stream.
  */
 class MemberWriter {
-  private readonly fh: fs.FileHandle;
+  private readonly sink: (chunk: Buffer) => Promise<void>;
   private gz: Gzip | undefined;
   private level = -1;
   private written: Promise<void> = Promise.resolve();
 
-  constructor(fh: fs.FileHandle) {
-    this.fh = fh;
+  constructor(sink: (chunk: Buffer) => Promise<void>) {
+    this.sink = sink;
   }
 
   async write(data: Buffer, level: number): Promise<void> {
@@ -175,10 +240,9 @@ class MemberWriter {
     const gz = createGzip({ level, chunkSize: 1 << 16 });
     this.gz = gz;
     this.level = level;
-    const fh = this.fh;
+    const sink = this.sink;
     this.written = (async () => {
-      for await (const chunk of gz as AsyncIterable<Buffer>)
-        for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
+      for await (const chunk of gz as AsyncIterable<Buffer>) await sink(chunk);
     })();
     this.written.catch(() => undefined);
     return gz;
@@ -237,7 +301,7 @@ export async function sendPaths(
   paths: readonly OutgoingPath[],
   opts: SendOptions,
 ) {
-  for (const p of paths) void packer.pack(p).catch(() => undefined);
+  for (const p of paths) packer.start(p);
   const all = batches(paths, opts.batchBytes ?? 32 << 20);
   if (all.length === 0 && opts.generations.length > 0) all.push([]);
   let sent = 0;
@@ -262,9 +326,7 @@ async function* batchStream(
   batch: readonly OutgoingPath[],
   gens: readonly GenerationStage[],
 ): AsyncGenerator<Buffer> {
-  for (const p of batch)
-    for await (const chunk of createReadStream(await packer.pack(p), { highWaterMark: 1 << 20 }))
-      yield chunk as Buffer;
+  for (const p of batch) yield* packer.read(p);
   if (gens.length > 0) {
     const trees = gens.map((g) => ({ dir: g.tree, as: `.gen-${g.profile}` }));
     const files = gens.map((g) => ({ path: `.gen-${g.profile}/.generation.json`, data: g.manifest }));
