@@ -75,7 +75,8 @@ class Pack {
 
   finish(error?: unknown): void {
     this.done = true;
-    this.failed = error === undefined || error instanceof Error ? error : new Error('packing failed', { cause: error });
+    this.failed =
+      error === undefined || error instanceof Error ? error : new Error('packing failed', { cause: error });
     this.wake();
   }
 
