@@ -182,11 +182,16 @@ async function stage(
     ];
   });
   mark(s, 'planned');
+  let lastReport = 0;
   const sent = await sendPaths(t, packer, outgoing, {
     root: host.root,
     token,
     generations,
     onBytes: (n) => {
+      // A line per chunk would cost more than the copy: a few updates a second are plenty.
+      const now = Date.now();
+      if (now - lastReport < 250) return;
+      lastReport = now;
       fc.reporter.progress(id, `sent ${mb(n)} (of about ${mb(total)} before compression)`);
     },
   });
