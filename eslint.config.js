@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-test/', 'node_modules/', 'examples/', 'bench/', 'eslint.config.js'] },
+  {
+    ignores: ['dist/', 'dist-test/', 'node_modules/', 'examples/', 'bench/', 'scripts/', 'eslint.config.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

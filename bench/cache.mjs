@@ -6,7 +6,7 @@
  * packages (`nix copy` from a file:// cache), side by side in one run; plus ferry's no-op install. Every install
  * is checked against the built trees. See bench/README.md, "Binary cache benchmark".
  *
- *   npx tsc -b && node bench/cache.mjs [--packages N] [--mb N] [--runs N] [--noop-runs N] [--no-nix]
+ *   npm run build && node bench/cache.mjs [--packages N] [--mb N] [--runs N] [--noop-runs N] [--no-nix]
  *                                      [--no-nginx] [--keep] [--no-write] [--ferry PATH/TO/main.js]
  *   node bench/cache.mjs --render bench/results/cache-DATE.json     (re-print a saved result's table)
  */
@@ -31,7 +31,7 @@ const opt = {
   nix: args['no-nix'] === undefined,
   nginx: args['no-nginx'] === undefined,
   keep: args.keep !== undefined,
-  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/main.js'))),
+  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/ferry.js'))),
 };
 const log = (/** @type {string} */ s) => process.stderr.write(`${s}\n`);
 

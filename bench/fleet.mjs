@@ -8,7 +8,7 @@
  * wire (the veths' counters), the tool's own byte count, CPU; and ferry's switch gap. See bench/README.md,
  * "Fleet benchmark".
  *
- *   npx tsc -b && node bench/fleet.mjs [--packages N] [--mb N] [--runs N] [--change PERCENT] [--no-rsync-z]
+ *   npm run build && node bench/fleet.mjs [--packages N] [--mb N] [--runs N] [--change PERCENT] [--no-rsync-z]
  *                                      [--keep] [--no-write] [--ferry PATH/TO/main.js]
  *   node bench/fleet.mjs --render bench/results/fleet-DATE.json     (re-print a saved result's table)
  */
@@ -42,7 +42,7 @@ const opt = {
   change: Math.min(50, Math.max(0.1, Number(args.change ?? 5))),
   rsyncZ: args['no-rsync-z'] === undefined,
   keep: args.keep !== undefined,
-  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/main.js'))),
+  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/ferry.js'))),
 };
 const log = (/** @type {string} */ s) => process.stderr.write(`${s}\n`);
 const HOSTS = ['h1', 'h2', 'h3'];

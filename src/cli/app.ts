@@ -9,8 +9,18 @@ import { Store } from '../store/index.js';
 import { listOption, stringOption, type OptionValues } from './args.js';
 import { JsonReporter, PlainReporter, TtyReporter } from './renderers.js';
 
-/** The installed package's own directory (holds ports/ and examples/). */
-export const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The installed package's own directory (holds ports/ and examples/): the nearest directory above this module
+ * with ferry's package.json, so the answer is the same from dist/cli/app.js and from the bundle dist/ferry.js.
+ */
+export const packageDir = findPackageDir(dirname(fileURLToPath(import.meta.url)));
+
+function findPackageDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'ports'))) return dir;
+    if (dirname(dir) === dir) return resolve(from, '..', '..');
+  }
+}
 
 /** What every command gets: context, and lazily the store and the recipe index. */
 export class App {

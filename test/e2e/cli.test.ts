@@ -6,6 +6,7 @@ import {
   examplePorts,
   makeSandbox,
   repoDir,
+  runCli,
   writeRecipe,
   writeSource,
   type Sandboxed,
@@ -114,5 +115,18 @@ describe('the command line', () => {
     } finally {
       await other.cleanup();
     }
+  });
+
+  test('dist/ferry.js, the bundled command users run, is built from these sources and finds its ports', async () => {
+    const bundle = join(repoDir, 'dist', 'ferry.js');
+    const [a, b] = await Promise.all([
+      runCli([bundle, '--help'], sb.env),
+      runCli([join(repoDir, 'dist', 'main.js'), '--help'], sb.env),
+    ]);
+    assert.equal(a.stdout, b.stdout, 'npm run build (tsc -b, then scripts/bundle.mjs) makes both');
+    const root = join(sb.dir, 'bundle-root');
+    const r = await runCli([bundle, '--root', root, 'install', 'zlib', '--offline'], sb.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((await fs.readdir(join(root, 'store'))).join(' '), /-zlib-/);
   });
 });
