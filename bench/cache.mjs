@@ -10,7 +10,7 @@
  *                                      [--no-nginx] [--keep] [--no-write] [--ferry PATH/TO/main.js]
  *   node bench/cache.mjs --render bench/results/cache-DATE.json     (re-print a saved result's table)
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
@@ -20,6 +20,7 @@ import { FerryCli, snapshotFerry } from './cache/ferry.mjs';
 import { nodeStart, pkgKey, stats, treeDigest } from './cache/measure.mjs';
 import { NixPeer, ensureNix } from './cache/nix.mjs';
 import { ensureNginx, freePort, startNginx } from './cache/servers.mjs';
+import { writeReport } from './report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -475,15 +476,7 @@ async function output() {
   // A smaller closure, a run without Nix, or another ferry build does not replace the day's full figures.
   const partial = failed || ['packages', 'mb', 'no-nix', 'ferry'].some((k) => args[k] !== undefined);
   const file = join(dir, `cache-${report.date.slice(0, 10)}${partial ? '-partial' : ''}.json`);
-  let text = `${JSON.stringify(report, null, 2)}\n`;
-  try {
-    // Formatted as the repository's `prettier --check` expects, when prettier (a dev dependency) is there.
-    const prettier = await import('prettier');
-    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), parser: 'json' });
-  } catch {
-    // plain JSON.stringify output
-  }
-  writeFileSync(file, text);
+  await writeReport(file, report);
   log(`wrote ${file}`);
 }
 

@@ -32,6 +32,7 @@ import { FerryCli, snapshotFerry } from './cache/ferry.mjs';
 import { ferryEnv, stats } from './cache/measure.mjs';
 import { machineCpuS, run, treeSize, vethFor, wireBytes } from './fleet/measure.mjs';
 import { cpuProfileTop, sshTimeline, sshTracer } from './fleet/trace.mjs';
+import { writeReport } from './report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -714,14 +715,7 @@ async function output() {
   const partial =
     failed || opt.runs < 3 || ['packages', 'mb', 'change', 'ferry'].some((k) => args[k] !== undefined);
   const file = join(dir, `fleet-${report.date.slice(0, 10)}${partial ? '-partial' : ''}.json`);
-  let text = `${JSON.stringify(report, null, 2)}\n`;
-  try {
-    const prettier = await import('prettier');
-    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), parser: 'json' });
-  } catch {
-    // plain JSON.stringify output
-  }
-  writeFileSync(file, text);
+  await writeReport(file, report);
   log(`wrote ${file}`);
 }
 

@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { DebianIndex, findPackagesIndex, readIndex } from './debian-index.mjs';
 import { aptGetSimulate, setupApt } from './peers/apt.mjs';
 import { Verifier } from './verify.mjs';
+import { writeReport } from './report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PY = '/usr/bin/python3';
@@ -142,15 +143,7 @@ if (!args['no-write']) {
   // A run with fewer jobs or tools, or another solver or index, does not replace the day's full figures.
   const partial = ['only', 'no-apt', 'solver', 'index'].some((k) => args[k] !== undefined);
   const file = join(dir, `resolver-${report.date.slice(0, 10)}${partial ? '-partial' : ''}.json`);
-  let text = `${JSON.stringify(report, null, 2)}\n`;
-  try {
-    // Formatted as the repository's `prettier --check` expects, when prettier (a dev dependency) is there.
-    const prettier = await import('prettier');
-    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), parser: 'json' });
-  } catch {
-    // plain JSON.stringify output
-  }
-  writeFileSync(file, text);
+  await writeReport(file, report);
   log(`wrote ${file}`);
 }
 
