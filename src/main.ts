@@ -15,7 +15,12 @@ function findCommand(words: readonly string[]) {
 async function main(argv: readonly string[]): Promise<number> {
   const isPrefix = (words: readonly string[]) =>
     COMMANDS.some((c) => words.length <= c.words.length && words.every((w, i) => c.words[i] === w));
-  const parsed = parseArgs(argv, isPrefix, (words) => findCommand(words)?.options ?? []);
+  // Before the command word, any command's options are recognised (so `ferry --manifest F deploy` reads F as
+  // the value); the command's own list decides, once known, what is allowed. No name is a flag in one command
+  // and takes a value in another (a unit test checks).
+  const parsed = parseArgs(argv, isPrefix, (words) =>
+    words.length === 0 ? COMMANDS.flatMap((c) => c.options) : (findCommand(words)?.options ?? []),
+  );
   const cmd = findCommand(parsed.command);
   if (parsed.options.help === true || parsed.command.length === 0) {
     if (parsed.command.length === 0 && parsed.positionals.length > 0)
