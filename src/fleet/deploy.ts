@@ -9,9 +9,9 @@ import type { Store } from '../store/index.js';
 import { Packer, prepareOutgoing, sendPaths } from './copy.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
 import { probeHost } from './probe.js';
-import { ACTIVATE, DISCARD, SWITCH } from './scripts.js';
+import { ACTIVATE, DISCARD } from './scripts.js';
 import { openTransport, runChecked, type Transport } from './transport.js';
-import type { FleetHost, FleetSettings, HostState, ProfileTarget } from './types.js';
+import type { FleetHost, FleetSettings, HostProfileState, HostState, ProfileTarget } from './types.js';
 
 export interface FleetContext {
   readonly store: Store;
@@ -46,6 +46,8 @@ export interface DeployOptions {
 }
 
 interface Session {
+  /** Names this deploy's temporary files on the host; one per host, so two hosts sharing a root never mix. */
+  readonly token: string;
   readonly host: FleetHost;
   readonly outcome: HostOutcome;
   transport?: Transport;
@@ -64,9 +66,9 @@ export async function deploy(
   targets: Promise<ReadonlyMap<string, ProfileTarget>>,
   opts: DeployOptions,
 ): Promise<HostOutcome[]> {
-  const token = randomBytes(6).toString('hex');
   const sessions = hosts.map((host): Session => ({
     host,
+    token: randomBytes(6).toString('hex'),
     outcome: emptyOutcome(host.name),
     started: Date.now(),
   }));
@@ -80,7 +82,7 @@ export async function deploy(
     await probed;
     const trees = await linkTrees(fc.store, built, genDir);
     const live = sessions.filter((s) => s.outcome.error === undefined);
-    await mapLimit(live, fc.parallel, (s) => guard(fc, s, () => stage(fc, s, built, trees, packer, token)));
+    await mapLimit(live, fc.parallel, (s) => guard(fc, s, () => stage(fc, s, built, trees, packer, s.token)));
     const ready = sessions.filter(
       (s) => s.outcome.error === undefined && s.outcome.steps.some((x) => x.to !== undefined),
     );
@@ -93,7 +95,7 @@ export async function deploy(
         return sessions.map((s) => s.outcome);
       }
     }
-    await rollout(fc, ready, opts, token);
+    await rollout(fc, ready, opts);
     return sessions.map((s) => s.outcome);
   } finally {
     await probed.catch(() => undefined);
@@ -176,7 +178,7 @@ async function stage(
         profile: step.profile,
         number: step.to,
         tree,
-        manifest: generationFile(target, step.to),
+        manifest: generationFile(target, step.to, step.from),
         closure: target.closure,
       },
     ];
@@ -202,13 +204,14 @@ async function stage(
   fc.reporter.finish(id, 'ok', `${changed ? 'staged' : 'up to date'}, ${mb(sent.bytes)} sent`);
 }
 
-function generationFile(target: ProfileTarget, n: number): Buffer {
+function generationFile(target: ProfileTarget, n: number, previous: number | undefined): Buffer {
   const manifest: GenerationManifest = {
     formatVersion: GENERATION_FORMAT_VERSION,
     number: n,
     createdAt: new Date().toISOString(),
     requests: target.requests,
     packages: target.packages,
+    ...(previous === undefined ? {} : { previous }),
   };
   return Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
 }
@@ -229,16 +232,11 @@ async function linkTrees(store: Store, targets: ReadonlyMap<string, ProfileTarge
   return out;
 }
 
-async function rollout(
-  fc: FleetContext,
-  ready: Session[],
-  opts: DeployOptions,
-  token: string,
-): Promise<void> {
+async function rollout(fc: FleetContext, ready: Session[], opts: DeployOptions): Promise<void> {
   const waves = rolloutWaves(ready, opts.canary, opts.batch);
   for (let w = 0; w < waves.length; w++) {
     const wave = waves[w] ?? [];
-    await mapLimit(wave, fc.parallel, (s) => guard(fc, s, () => switchAndCheck(fc, s, token)));
+    await mapLimit(wave, fc.parallel, (s) => guard(fc, s, () => switchAndCheck(fc, s, s.token)));
     const failed = wave.filter((s) => s.outcome.result === 'rolled-back' || s.outcome.result === 'failed');
     if (failed.length === 0) continue;
     const rest = waves.slice(w + 1).flat();
@@ -257,17 +255,15 @@ async function switchAndCheck(fc: FleetContext, s: Session, token: string): Prom
   const t = await connect(fc, s);
   const id = `switch:${s.host.name}`;
   fc.reporter.start({ id, kind: 'check', text: `${s.host.name} switch` });
-  const triples = s.outcome.steps.flatMap((x) =>
-    x.to === undefined ? [] : [x.profile, x.from === undefined ? '' : String(x.from), String(x.to)],
-  );
+  const pairs = s.outcome.steps.flatMap((x) => (x.to === undefined ? [] : [x.profile, String(x.to)]));
   const { host } = s;
   const r = await runChecked(
     t,
     'switching',
     ACTIVATE,
-    [host.root, token, host.check ?? '', String(host.checkTimeoutS), ...triples],
+    [host.root, token, host.check ?? '', String(host.checkTimeoutS), ...pairs],
     // The host enforces the check's timeout itself where it has timeout(1); this is the backstop.
-    { timeoutMs: (host.checkTimeoutS + 30) * 1000 },
+    { timeoutMs: (host.checkTimeoutS + 90) * 1000 },
   );
   mark(s, 'switched');
   const lines = r.stdout.split('\n');
@@ -317,9 +313,9 @@ async function discard(s: Session, result: HostResult): Promise<void> {
 
 /** Go back one generation on every profile of each host (ferry rollback --hosts). */
 export async function rollbackHosts(fc: FleetContext, hosts: readonly FleetHost[]): Promise<HostOutcome[]> {
-  const token = randomBytes(6).toString('hex');
   const sessions = hosts.map((host): Session => ({
     host,
+    token: randomBytes(6).toString('hex'),
     outcome: emptyOutcome(host.name),
     started: Date.now(),
   }));
@@ -330,25 +326,17 @@ export async function rollbackHosts(fc: FleetContext, hosts: readonly FleetHost[
         const state = await probeHost(t, s.host.root, s.host.profiles);
         const steps = s.host.profiles.map((profile) => {
           const p = state.profiles.get(profile);
-          const prev =
-            p?.current === undefined ? undefined : p.generations.filter((n) => n < (p.current ?? 0)).pop();
-          if (prev === undefined)
+          const to = p === undefined ? undefined : rollbackTarget(p);
+          if (to === undefined)
             throw new AppError(
               'E_FLEET_NO_GENERATION',
               `${s.host.name}: profile ${profile} has no generation before ${p?.current ?? '(none)'}`,
-              {
-                hint: 'nothing to roll back to; deploy the version you want instead',
-              },
+              { hint: 'nothing to roll back to; deploy the version you want instead' },
             );
-          return { profile, from: p?.current, to: prev };
+          return { profile, from: p?.current, to };
         });
-        for (const step of steps)
-          await runChecked(t, `rolling back ${step.profile}`, SWITCH, [
-            s.host.root,
-            step.profile,
-            String(step.to),
-            token,
-          ]);
+        const pairs = steps.flatMap((x) => [x.profile, String(x.to)]);
+        await runChecked(t, 'rolling back', ACTIVATE, [s.host.root, s.token, '', '0', ...pairs]);
         s.outcome.steps = steps;
         s.outcome.result = 'switched';
       }),
@@ -357,6 +345,17 @@ export async function rollbackHosts(fc: FleetContext, hosts: readonly FleetHost[
   } finally {
     await Promise.all(sessions.map((s) => s.transport?.close() ?? Promise.resolve()));
   }
+}
+
+/**
+ * The generation that was current before this one, as recorded when it was staged; a staged generation
+ * that failed its check (left for inspection) is never the answer. Older generations fall back to the
+ * highest number below the current one.
+ */
+function rollbackTarget(p: HostProfileState): number | undefined {
+  const recorded = p.manifest?.previous;
+  if (recorded !== undefined && p.generations.includes(recorded)) return recorded;
+  return p.current === undefined ? undefined : p.generations.filter((n) => n < (p.current ?? 0)).pop();
 }
 
 export interface HostStatus {

@@ -42,7 +42,7 @@ export function planHost(
       before !== undefined &&
       sameSet(before.packages, target.packages) &&
       before.requests.join('\n') === target.requests.join('\n');
-    const next = Math.max(0, ...(cur?.generations ?? [])) + 1;
+    const next = (cur?.generations ?? []).reduce((a, b) => Math.max(a, b), 0) + 1;
     steps.push({
       profile: name,
       from: cur?.current,
@@ -72,6 +72,14 @@ export function checkHostPlatform(host: string, state: HostState, metas: readonl
         { hint: `build on a ${state.os}/${state.arch} machine and deploy from there` },
       );
     const need = m.platform.minGlibc;
+    if (need !== undefined && state.glibc === undefined)
+      throw new AppError(
+        'E_FLEET_PLATFORM',
+        `${host}: ${what} needs glibc ${need}; ${host} reports no glibc (musl, or neither getconf nor ldd answered)`,
+        {
+          hint: `build it for that host's C library, or check that getconf GNU_LIBC_VERSION works there; nothing was copied to ${host}`,
+        },
+      );
     if (need !== undefined && state.glibc !== undefined && !glibcAtMost(need, state.glibc))
       throw new AppError(
         'E_FLEET_PLATFORM',

@@ -38,7 +38,7 @@ export function parseProbe(text: string, host: string): HostState {
       if (id !== undefined) storeIds.add(id);
     } else if (key === 'current' || key === 'generation') {
       const [name = '', n = ''] = rest.split(' ');
-      const num = /^\d+$/.test(n) ? Number(n) : undefined;
+      const num = /^\d{1,15}$/.test(n) ? Number(n) : undefined;
       if (key === 'current') profile(name).current = num;
       else if (num !== undefined) profile(name).generations.push(num);
     } else if (key === 'manifest-begin') {
@@ -75,7 +75,8 @@ export function parseProbe(text: string, host: string): HostState {
 function parseGeneration(text: string, host: string, profile: string): GenerationManifest | undefined {
   try {
     const m = JSON.parse(text) as GenerationManifest;
-    if (typeof m.number !== 'number' || !Array.isArray(m.packages)) return undefined;
+    // The host's word: a manifest of another shape is treated as unknown, never trusted half-way.
+    if (!isGeneration(m)) return undefined;
     if (m.formatVersion > GENERATION_FORMAT_VERSION)
       throw new AppError(
         'E_STORE_FORMAT',
@@ -87,4 +88,27 @@ function parseGeneration(text: string, host: string, profile: string): Generatio
     if (e instanceof SyntaxError) return undefined;
     throw e;
   }
+}
+
+function isGeneration(m: unknown): m is GenerationManifest {
+  if (typeof m !== 'object' || m === null) return false;
+  const g = m as Record<string, unknown>;
+  const str = (v: unknown) => typeof v === 'string';
+  return (
+    Number.isSafeInteger(g.number) &&
+    Array.isArray(g.requests) &&
+    g.requests.every(str) &&
+    (g.previous === undefined || Number.isSafeInteger(g.previous)) &&
+    Array.isArray(g.packages) &&
+    g.packages.every((p: unknown) => {
+      const x = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
+      return (
+        str(x.name) &&
+        str(x.version) &&
+        str(x.slot) &&
+        tryParseStoreId(String(x.storeId)) !== undefined &&
+        typeof x.requested === 'boolean'
+      );
+    })
+  );
 }

@@ -28,10 +28,11 @@ echo end
 /**
  * $1 root, $2 token, $3 generations to stage ("P:N,P:N" or ''), then the store ids sent, then "--" and the
  * store ids the generations need. stdin: gzip'd tar of <id>/…, .meta/<id>.json and .gen-<P>/…, extracted
- * into a directory of this run's own. Each path's metadata goes into place before the path, and a path is
- * renamed into the store only once complete (then made read-only); a dropped connection leaves only .tmp-
- * names, cleaned by a later run. Then each generation is checked, synced and renamed to <P>.d/<N>, complete
- * but not current.
+ * into a directory of this run's own. A stream cut short (gzip's status, which tar would hide) fails. Then
+ * everything is synced, and only then each path's metadata and the path go into the store (made read-only),
+ * so a path the probe lists is whole even after a power cut; a path another deploy put there meanwhile stays.
+ * Each generation must be complete (its .generation.json comes last) and is renamed to <P>.d/<N>, not current;
+ * a number taken meanwhile fails with 75. A dropped connection leaves only .tmp- names, cleaned later.
  */
 export const RECEIVE = `set -eu
 root=$1; tok=$2; gens=$3; shift 3
@@ -40,13 +41,16 @@ mkdir -p "$s/.meta"
 find "$s" -maxdepth 1 -name '.tmp-*' -mmin +60 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || :
 in="$s/.tmp-$tok"
 mkdir -p "$in"
-gzip -dc | (cd "$in" && tar -xmf -)
+{ gzip -dc || : >"$in/.cut"; } | (cd "$in" && tar -xmf -)
+[ ! -e "$in/.cut" ] || { echo "ferry: what was sent was cut short" >&2; exit 3; }
+sync
+mvdir() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or exit 1' "$1" "$2"; }
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   id=$1; shift
   [ -d "$in/$id" ] && [ -f "$in/.meta/$id.json" ] || { echo "ferry: $id is missing from what was sent" >&2; exit 3; }
   [ ! -d "$s/$id" ] || continue
   mv -f "$in/.meta/$id.json" "$s/.meta/$id.json"
-  mv "$in/$id" "$s/$id"
+  mvdir "$in/$id" "$s/$id" || [ -d "$s/$id" ] || { echo "ferry: cannot move $id into the store" >&2; exit 3; }
   chmod -R a-w "$s/$id"
 done
 [ $# -eq 0 ] || shift
@@ -54,83 +58,72 @@ if [ -n "$gens" ]; then
   for id in "$@"; do [ -d "$s/$id" ] || { echo "ferry: store path $id is missing" >&2; exit 3; }; done
   for g in $(echo "$gens" | tr , ' '); do
     prof=\${g%%:*}; n=\${g#*:}; d="$root/profiles/$prof.d"
-    [ -d "$in/.gen-$prof" ] || { echo "ferry: generation of $prof is missing from what was sent" >&2; exit 3; }
+    [ -f "$in/.gen-$prof/.generation.json" ] || { echo "ferry: the generation of $prof is incomplete" >&2; exit 3; }
     mkdir -p "$d"
-    if [ -e "$d/$n" ]; then echo "ferry: generation $n of $prof exists already" >&2; exit 75; fi
-  done
-  sync
-  for g in $(echo "$gens" | tr , ' '); do
-    prof=\${g%%:*}; n=\${g#*:}
-    mv "$in/.gen-$prof" "$root/profiles/$prof.d/$n"
+    mvdir "$in/.gen-$prof" "$d/$n" || { echo "ferry: generation $n of $prof exists already" >&2; exit 75; }
   done
 fi
 chmod -R u+w "$in"; rm -rf "$in"
 `;
 
 /**
- * $1 root, $2 profile, $3 generation number ('' to leave the profile without one), $4 token. The switch is
- * one rename of a symlink; prints the nanoseconds around it and the generation it replaced.
- */
-export const SWITCH = `set -eu
-root=$1; prof=$2; n=$3; tok=$4
-p="$root/profiles"
-old=$(readlink "$p/$prof" 2>/dev/null) || old=
-if [ -z "$n" ]; then rm -f "$p/$prof"; echo "switched \${old##*/} -"; exit 0; fi
-[ -d "$p/$prof.d/$n" ] || { echo "ferry: $prof has no generation $n" >&2; exit 3; }
-ln -s "$prof.d/$n" "$p/.tmp-$prof-$tok"
-t0=$(date +%s%N)
-mv -Tf "$p/.tmp-$prof-$tok" "$p/$prof" 2>/dev/null ||
-  perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\\n"' "$p/.tmp-$prof-$tok" "$p/$prof"
-t1=$(date +%s%N)
-sync
-echo "switched \${old##*/} $n $t0 $t1"
-`;
-
-/**
- * $1 root, $2 token, $3 check command ('' for none), $4 check timeout (seconds), then triples PROFILE FROM TO
- * (FROM '' when the profile had no generation). Switches each profile (one rename each), runs the check with
- * the profiles' bin/ first on PATH, and when it fails switches every profile back itself, so a host never
- * stays on a failing generation because the connection dropped. Prints `switched P T0 T1`, `check ok` or
- * `check failed STATUS` with the check's last output lines as `| …`, and `rolled-back P`.
+ * $1 root, $2 token, $3 check command ('' for none), $4 check timeout (seconds), then pairs PROFILE TO.
+ * Checks every target first (a bad request switches nothing), remembers each profile's link, switches each
+ * (one rename), syncs, runs the check with the profiles' bin/ first on PATH, and when it fails or times out
+ * puts every link back as it was. All of that happens before anything is printed, and SIGPIPE/SIGHUP are
+ * ignored, so a controller that is gone cannot stop the host half-way or on a failing generation. Prints
+ * `switched P T0 T1`, then `check ok`, or `check failed STATUS`, the check's last lines as `| …` and
+ * `rolled-back P`.
  */
 export const ACTIVATE = `set -eu
+trap '' PIPE HUP
 root=$1; tok=$2; check=$3; secs=$4; shift 4
-p="$root/profiles"
+p="$root/profiles"; v="$root/var"
+pairs=$*
+while [ $# -ge 2 ]; do
+  [ -d "$p/$1.d/$2" ] || { echo "ferry: $1 has no generation $2" >&2; exit 3; }
+  shift 2
+done
+mkdir -p "$v"
+log="$v/.activate-$tok"; out="$v/.check-$tok"
+: >"$log"
+say() { echo "$*" >>"$log"; }
 flip() {
   if [ -z "$2" ]; then rm -f "$p/$1"; return 0; fi
-  ln -s "$1.d/$2" "$p/.tmp-$1-$tok"
+  ln -s "$2" "$p/.tmp-$1-$tok"
   mv -Tf "$p/.tmp-$1-$tok" "$p/$1" 2>/dev/null ||
     perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\\n"' "$p/.tmp-$1-$tok" "$p/$1"
 }
-# RECEIVE synced the store paths and generation contents before renaming the generation into place; journaled
-# file systems commit that rename before this one, so no sync is needed before the switch.
-done_list=
-while [ $# -ge 3 ]; do
-  prof=$1; from=$2; to=$3; shift 3
-  [ -d "$p/$prof.d/$to" ] || { echo "ferry: $prof has no generation $to" >&2; exit 3; }
-  t0=$(date +%s%N); flip "$prof" "$to"; t1=$(date +%s%N)
-  echo "switched $prof $t0 $t1"
-  done_list="$prof:$from $done_list"
+finish() { cat "$log" 2>/dev/null || :; rm -f "$log" "$out" "$v/.back-$tok-"*; }
+profs=
+set -- $pairs
+while [ $# -ge 2 ]; do
+  prof=$1; to=$2; shift 2
+  readlink "$p/$prof" >"$v/.back-$tok-$prof" 2>/dev/null || : >"$v/.back-$tok-$prof"
+  t0=$(date +%s%N); flip "$prof" "$prof.d/$to"; t1=$(date +%s%N)
+  say "switched $prof $t0 $t1"
+  profs="$prof $profs"
 done
 sync
-[ -n "$check" ] || exit 0
+if [ -z "$check" ]; then finish; exit 0; fi
 path=$PATH
-for pf in $done_list; do path="$p/\${pf%%:*}/bin:$path"; done
-mkdir -p "$root/var"
-out="$root/var/.check-$tok"
+for prof in $profs; do path="$p/$prof/bin:$path"; done
+kill_after=
+if timeout -k 1 5 true 2>/dev/null; then kill_after="-k 5"; fi
 run_check() {
-  if command -v timeout >/dev/null 2>&1; then timeout "$secs" sh -c "$check"; else sh -c "$check"; fi
+  if command -v timeout >/dev/null 2>&1; then timeout $kill_after "$secs" sh -c "$check"; else sh -c "$check"; fi
 }
 if (cd "$root" && PATH=$path && FERRY_ROOT=$root && export PATH FERRY_ROOT && run_check) >"$out" 2>&1; then
-  echo "check ok"; rm -f "$out"; exit 0
+  say "check ok"; finish; exit 0
 else
   status=$?
 fi
-echo "check failed $status"
-tail -n 5 "$out" | sed 's/^/| /'
-rm -f "$out"
-for pf in $done_list; do flip "\${pf%%:*}" "\${pf#*:}"; echo "rolled-back \${pf%%:*}"; done
+for prof in $profs; do flip "$prof" "$(cat "$v/.back-$tok-$prof")"; done
 sync
+say "check failed $status"
+{ tail -n 5 "$out" | sed 's/^/| /' >>"$log"; } || :
+for prof in $profs; do say "rolled-back $prof"; done
+finish
 `;
 
 /** $1 root, $2 profile, $3 generation: remove a staged generation that never became current. */

@@ -58,3 +58,13 @@ test('runStreaming: a timeout kills the process', async () => {
   const r = await runStreaming('sleep', ['5'], { timeoutMs: 100 });
   assert.equal(r.timedOut, true);
 });
+
+test('runStreaming: a process that exits while its input is still coming does not hang the caller', async () => {
+  async function* slow() {
+    yield Buffer.alloc(1 << 20, 97);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < 8; i++) yield Buffer.alloc(1 << 20, 97);
+  }
+  const r = await runStreaming('/bin/sh', ['-c', 'exit 3'], { stdin: slow() });
+  assert.equal(r.exitCode, 3);
+});

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { AppError } from '../core/index.js';
 
 /**
@@ -81,22 +82,25 @@ export async function runStreaming(
 }
 
 async function feed(
-  stdin: NodeJS.WritableStream,
+  stdin: Writable,
   input: AsyncIterable<Uint8Array> | string | undefined,
   onBytes: ((total: number) => void) | undefined,
 ): Promise<number> {
   let total = 0;
+  // A process that exits closes its stdin without an 'error' event: stop feeding then, or wait forever.
   let broken = false;
-  stdin.on('error', () => {
+  const stop = () => {
     broken = true;
-  });
+  };
+  stdin.on('error', stop);
+  stdin.on('close', stop);
   if (input === undefined || typeof input === 'string') {
     stdin.end(input ?? '');
     return Buffer.byteLength(input ?? '');
   }
   try {
     for await (const chunk of input) {
-      if (broken) break;
+      if (broken || stdin.destroyed || stdin.writableEnded) break;
       total += chunk.length;
       onBytes?.(total);
       if (!stdin.write(chunk)) await drainOrClose(stdin);
@@ -107,7 +111,8 @@ async function feed(
   return total;
 }
 
-function drainOrClose(stream: NodeJS.WritableStream): Promise<void> {
+function drainOrClose(stream: Writable): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);

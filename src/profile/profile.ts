@@ -33,6 +33,8 @@ export interface GenerationManifest {
   readonly requests: readonly string[];
   /** The whole run-time closure. Every store path here is kept alive by this generation. */
   readonly packages: readonly GenerationPackage[];
+  /** The generation that was current when this one was made (written by deploys; rollback goes there). */
+  readonly previous?: number;
 }
 
 export interface GenerationInfo {
