@@ -302,11 +302,13 @@ async function discard(s: Session, result: HostResult): Promise<void> {
   if (t !== undefined)
     for (const step of s.outcome.steps)
       if (step.to !== undefined)
-        await runChecked(t, `removing staged generation ${step.to}`, DISCARD, [
-          s.host.root,
-          step.profile,
-          String(step.to),
-        ]);
+        await runChecked(
+          t,
+          `removing staged generation ${step.to}`,
+          DISCARD,
+          [s.host.root, step.profile, String(step.to)],
+          { timeoutMs: 120_000 },
+        );
   s.outcome.result = result;
   s.outcome.steps = s.outcome.steps.map((x) => ({ ...x, to: undefined }));
 }

@@ -5,9 +5,14 @@ import { PROBE } from './scripts.js';
 import { runChecked, type Transport } from './transport.js';
 import type { HostProfileState, HostState } from './types.js';
 
+const PROBE_TIMEOUT_MS = 120_000;
+
 /** Ask a host what it is and what it has: platform, store paths, each profile's generations. */
 export async function probeHost(t: Transport, root: string, profiles: readonly string[]): Promise<HostState> {
-  const r = await runChecked(t, 'reading its state', PROBE, [root, ...profiles]);
+  // A host stuck on a hung mount must not stall the whole fleet.
+  const r = await runChecked(t, 'reading its state', PROBE, [root, ...profiles], {
+    timeoutMs: PROBE_TIMEOUT_MS,
+  });
   return parseProbe(r.stdout, t.host);
 }
 

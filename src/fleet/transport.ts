@@ -78,8 +78,10 @@ export async function runChecked(
   options?: StreamOptions,
 ): Promise<StreamResult> {
   const r = await t.run(script, args, options);
-  if (r.exitCode === 0) return r;
-  const said = r.stderr.trim().split('\n').slice(-4).join(' / ') || `exit status ${r.exitCode}`;
+  if (r.exitCode === 0 && !r.timedOut) return r;
+  const said = r.timedOut
+    ? `no answer within ${Math.round((options?.timeoutMs ?? 0) / 1000)} s`
+    : r.stderr.trim().split('\n').slice(-4).join(' / ') || `exit status ${r.exitCode}`;
   if (r.exitCode === 75)
     throw new AppError('E_FLEET_BUSY', `${t.host}: ${what}: ${said}`, {
       hint: 'another deploy is changing this host; wait for it, then deploy again',
