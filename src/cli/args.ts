@@ -36,6 +36,13 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'help', short: 'h', help: 'show help' },
 ];
 
+/** `--manifest FILE`, shared by every command that reads a project. */
+export const MANIFEST_OPTION: OptionSpec = {
+  name: 'manifest',
+  value: 'FILE',
+  help: 'the project manifest (default: ferry.toml here or above)',
+};
+
 /**
  * Splits argv into command words, options and positionals. Global options may stand before or after the
  * command; `--opt=value` and `--opt value` both work.

@@ -27,7 +27,7 @@ import { Profile } from '../profile/index.js';
 import { parseManifest } from '../resolve/index.js';
 import { removeTree, writeFileAtomic } from '../platform/index.js';
 import { packageDir, type App } from './app.js';
-import { listOption, stringOption, usage } from './args.js';
+import { listOption, MANIFEST_OPTION, stringOption, usage } from './args.js';
 import type { CommandSpec, Outcome } from './commands.js';
 import { hostPackages, hostSelection } from './fleet-commands.js';
 import { findManifestFile, openProject } from './project.js';
@@ -35,11 +35,7 @@ import { findManifestFile, openProject } from './project.js';
 const FETCH_META = '.ferry-fetch.json';
 const FETCH_FORMAT_VERSION = 1;
 
-const MANIFEST_OPT = {
-  name: 'manifest',
-  value: 'FILE',
-  help: 'the project manifest (default: ferry.toml here or above)',
-};
+const MANIFEST_OPT = MANIFEST_OPTION;
 const ADVISORIES_OPT = {
   name: 'advisories',
   value: 'PATH',

@@ -42,7 +42,7 @@ import {
   whyCommand,
 } from './project-commands.js';
 import { gcCommand, recipeCheckCommand, relocateCommand, verifyCommand } from './maintenance.js';
-import { stringOption } from './args.js';
+import { MANIFEST_OPTION, stringOption } from './args.js';
 
 /** What a command hands back: data for --json, lines for people, and the exit status. */
 export interface Outcome {
@@ -65,11 +65,7 @@ const PROFILE: OptionSpec = {
   value: 'P',
   help: 'the profile to act on (default: "default")',
 };
-const MANIFEST: OptionSpec = {
-  name: 'manifest',
-  value: 'FILE',
-  help: 'the project manifest (default: ferry.toml here or above)',
-};
+const MANIFEST = MANIFEST_OPTION;
 const HOSTS: OptionSpec = {
   name: 'hosts',
   value: 'HOST|GROUP[,…]',

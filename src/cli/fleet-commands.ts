@@ -4,6 +4,7 @@ import { AppError } from '../core/index.js';
 import {
   deploy,
   describeAddress,
+  formatSize,
   planHost,
   probeHosts,
   rollbackHosts,
@@ -19,18 +20,14 @@ import { formatEndpoint, readTextIfExists, scanHostKeys, writeFileAtomic } from 
 import { formatDepSpec } from '../recipe/index.js';
 import type { StoreId } from '../store/index.js';
 import type { App } from './app.js';
-import { intOption, listOption, stringOption, usage } from './args.js';
+import { intOption, listOption, MANIFEST_OPTION, stringOption, usage } from './args.js';
 import { advisoryComparer, type AdvisoryChanges } from './audit-commands.js';
 import { renderDiff, type CommandSpec, type Outcome } from './commands.js';
 import { buildResolved, packagesOf, summarise } from './install.js';
 import { confirm } from './project-commands.js';
 import { findManifestFile, manifestProfile, openProject, resolveProfile, type Project } from './project.js';
 
-const MANIFEST_OPT = {
-  name: 'manifest',
-  value: 'FILE',
-  help: 'the project manifest (default: ferry.toml here or above)',
-};
+const MANIFEST_OPT = MANIFEST_OPTION;
 const PARALLEL_OPT = {
   name: 'parallel',
   value: 'N',
@@ -172,7 +169,7 @@ function renderOutcomes(outcomes: readonly HostOutcome[]): string[] {
           `${s.profile} ${s.from ?? '-'} → ${s.to ?? s.from ?? '-'}${o.result === 'rolled-back' ? ` → ${s.from ?? '-'}` : ''}`,
       )
       .join(', ') || '-',
-    size(o.bytesSent),
+    formatSize(o.bytesSent),
     `${(o.ms / 1000).toFixed(1)}s`,
   ]);
   const lines = table(['HOST', 'RESULT', 'GENERATION', 'SENT', 'TIME'], rows);
@@ -305,7 +302,7 @@ export async function fleetPlanCommand(app: App): Promise<Outcome> {
       continue;
     }
     text.push(
-      `${h.host}: receives ${h.receives.length} store path(s)${h.bytes > 0 ? ` (${size(h.bytes)} before compression)` : ''}`,
+      `${h.host}: receives ${h.receives.length} store path(s)${h.bytes > 0 ? ` (${formatSize(h.bytes)} before compression)` : ''}`,
     );
     for (const s of h.steps) {
       text.push(
@@ -433,11 +430,6 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
       .join('  ')
       .trimEnd();
   return [line(head), ...rows.map(line)];
-}
-
-function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  return bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 }
 
 export const FLEET_COMMANDS: readonly CommandSpec[] = [

@@ -66,12 +66,7 @@ export async function deploy(
   targets: Promise<ReadonlyMap<string, ProfileTarget>>,
   opts: DeployOptions,
 ): Promise<HostOutcome[]> {
-  const sessions = hosts.map((host): Session => ({
-    host,
-    token: randomBytes(6).toString('hex'),
-    outcome: emptyOutcome(host.name),
-    started: Date.now(),
-  }));
+  const sessions = hosts.map(newSession);
   targets.catch(() => undefined); // awaited below; a failed build must not count as unhandled meanwhile
   // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
   const probed = mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => probe(fc, s)));
@@ -99,7 +94,7 @@ export async function deploy(
     return sessions.map((s) => s.outcome);
   } finally {
     await probed.catch(() => undefined);
-    await Promise.all(sessions.map((s) => s.transport?.close() ?? Promise.resolve()));
+    await closeAll(sessions);
     await packer[Symbol.asyncDispose]();
     await removeTree(genDir);
   }
@@ -107,6 +102,19 @@ export async function deploy(
 
 function mark(s: Session, phase: string): void {
   s.outcome.phases[phase] = Math.round(performance.now());
+}
+
+function newSession(host: FleetHost): Session {
+  return {
+    host,
+    token: randomBytes(6).toString('hex'),
+    outcome: emptyOutcome(host.name),
+    started: Date.now(),
+  };
+}
+
+async function closeAll(sessions: readonly Session[]): Promise<void> {
+  await Promise.all(sessions.map((s) => s.transport?.close() ?? Promise.resolve()));
 }
 
 function emptyOutcome(host: string): HostOutcome {
@@ -168,7 +176,7 @@ async function stage(
   checkHostPlatform(host.name, state, await Promise.all(needed.map((i) => fc.store.readMeta(i))));
   const outgoing = await prepareOutgoing(fc.store, plan.missing, host.root, host.name);
   const total = outgoing.reduce((n, p) => n + p.bytes, 0);
-  fc.reporter.progress(id, `sending ${outgoing.length} store path(s), ${mb(total)}`);
+  fc.reporter.progress(id, `sending ${outgoing.length} store path(s), ${formatSize(total)}`);
   const generations = plan.steps.flatMap((step) => {
     const target = targets.get(step.profile);
     const tree = trees.get(step.profile);
@@ -194,14 +202,14 @@ async function stage(
       const now = Date.now();
       if (now - lastReport < 250) return;
       lastReport = now;
-      fc.reporter.progress(id, `sent ${mb(n)} (of about ${mb(total)} before compression)`);
+      fc.reporter.progress(id, `sent ${formatSize(n)} (of about ${formatSize(total)} before compression)`);
     },
   });
   s.outcome.bytesSent = sent.bytes;
   s.outcome.pathsSent = sent.paths;
   mark(s, 'staged');
   const changed = plan.steps.some((x) => x.to !== undefined);
-  fc.reporter.finish(id, 'ok', `${changed ? 'staged' : 'up to date'}, ${mb(sent.bytes)} sent`);
+  fc.reporter.finish(id, 'ok', `${changed ? 'staged' : 'up to date'}, ${formatSize(sent.bytes)} sent`);
 }
 
 function generationFile(target: ProfileTarget, n: number, previous: number | undefined): Buffer {
@@ -315,12 +323,7 @@ async function discard(s: Session, result: HostResult): Promise<void> {
 
 /** Go back one generation on every profile of each host (ferry rollback --hosts). */
 export async function rollbackHosts(fc: FleetContext, hosts: readonly FleetHost[]): Promise<HostOutcome[]> {
-  const sessions = hosts.map((host): Session => ({
-    host,
-    token: randomBytes(6).toString('hex'),
-    outcome: emptyOutcome(host.name),
-    started: Date.now(),
-  }));
+  const sessions = hosts.map(newSession);
   try {
     await mapLimit(sessions, fc.parallel, (s) =>
       guard(fc, s, async () => {
@@ -345,7 +348,7 @@ export async function rollbackHosts(fc: FleetContext, hosts: readonly FleetHost[
     );
     return sessions.map((s) => s.outcome);
   } finally {
-    await Promise.all(sessions.map((s) => s.transport?.close() ?? Promise.resolve()));
+    await closeAll(sessions);
   }
 }
 
@@ -401,6 +404,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-function mb(bytes: number): string {
+/** Bytes as people read them: B, KiB or MiB. */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
   return bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 }

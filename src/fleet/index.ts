@@ -1,5 +1,6 @@
 export {
   deploy,
+  formatSize,
   probeHosts,
   rollbackHosts,
   type DeployOptions,
