@@ -148,7 +148,7 @@ function parseHost(input: HostsInput, name: string, value: unknown, fail: Fail):
 }
 
 /** `user@host`, `host:2222`, `user@[::1]:22`. The host may not start with "-" (it would be an ssh option). */
-export function parseSshAddress(s: string, bad: () => never): HostAddress {
+function parseSshAddress(s: string, bad: () => never): HostAddress {
   const m = /^(?:([^@\s]+)@)?(\[[0-9a-fA-F:.]+\]|[^:@\s[\]]+)(?::(\d{1,5}))?$/.exec(s);
   if (m === null) return bad();
   const [, user, rawHost = '', portText] = m;

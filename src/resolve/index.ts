@@ -9,7 +9,7 @@ export {
   type Lockfile,
 } from './lockfile.js';
 export { parseManifest, type Manifest, type ManifestProfile } from './manifest.js';
-export { parseSshAddress, type FleetSettings, type HostAddress, type ManifestHost } from './hosts.js';
+export type { FleetSettings, HostAddress, ManifestHost } from './hosts.js';
 export { packageKey, runClosure, topoOrder, type PackageKey, type Plan, type PlanNode } from './plan.js';
 export { resolve, type ResolveRequest } from './resolve.js';
 export { edgeKind, whyChains } from './why.js';
