@@ -41,8 +41,19 @@ export class FileLock {
     }
   }
 
+  /**
+   * Rename away first, then delete: removing in place empties the directory before removing it, and another
+   * process's rename onto that empty directory succeeds, so the rmdir would fail on its fresh lock (ENOTEMPTY).
+   */
   async release(): Promise<void> {
-    await fs.rm(this.path, { recursive: true, force: true });
+    const grave = `${this.path}.released-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await fs.rename(this.path, grave);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return;
+      throw e;
+    }
+    await fs.rm(grave, { recursive: true, force: true });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
