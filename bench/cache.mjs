@@ -32,7 +32,7 @@ const opt = {
   nix: args['no-nix'] === undefined,
   nginx: args['no-nginx'] === undefined,
   keep: args.keep !== undefined,
-  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/ferry.js'))),
+  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/ferry.cjs'))),
 };
 const log = (/** @type {string} */ s) => process.stderr.write(`${s}\n`);
 

@@ -43,7 +43,7 @@ const opt = {
   change: Math.min(50, Math.max(0.1, Number(args.change ?? 5))),
   rsyncZ: args['no-rsync-z'] === undefined,
   keep: args.keep !== undefined,
-  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/ferry.js'))),
+  ferry: resolvePath(String(args.ferry ?? join(here, '../dist/ferry.cjs'))),
 };
 const log = (/** @type {string} */ s) => process.stderr.write(`${s}\n`);
 const HOSTS = ['h1', 'h2', 'h3'];

@@ -1,20 +1,80 @@
 #!/usr/bin/env node
-// Bundles tsc's output (dist/main.js and everything it imports) into one module, dist/ferry.js: the command
-// users run. Node 20 has no compile cache, and loading ~110 ES modules one by one costs about 100 ms of every
-// command's start (resolution, a file read and a compile each); one module loads in a fraction of that.
-// Run after `tsc -b` (npm run build does both).
+// Makes the command users run from tsc's output (run after `tsc -b`; npm run build does both):
+// - dist/ferry-core.cjs: dist/main.js and everything it imports in one CommonJS module. Loading ~110 ES modules
+//   one by one cost about 100 ms of every start; CommonJS also loads Node's built-in modules faster than ESM.
+// - dist/ferry.cjs: scripts/launcher.cjs, which runs the bundle with a V8 code cache, given the command words.
+// - dist/ferry.js: for `node dist/ferry.js` (ESM, as package.json's "type" makes every .js): imports ferry.cjs.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-await build({
-  entryPoints: [join(root, 'dist', 'main.js')],
-  outfile: join(root, 'dist', 'ferry.js'),
+const dist = join(root, 'dist');
+// The build's identity (core/build-id.ts): a digest of every module bundled and of package.json.
+const digest = createHash('sha256');
+for (const f of readdirSync(dist, { recursive: true, encoding: 'utf8' }).sort())
+  if (f.endsWith('.js') && !f.endsWith('.test.js') && f !== 'ferry.js')
+    digest.update(`${f}\0`).update(readFileSync(join(dist, f)));
+digest.update(readFileSync(join(root, 'package.json')));
+const out = await build({
+  entryPoints: [join(dist, 'main.js')],
+  outfile: join(dist, 'ferry-core.cjs'),
+  write: false,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   logLevel: 'warning',
   legalComments: 'none',
+  define: {
+    'import.meta.url': 'ferryCoreUrl',
+    FERRY_BUILD_ID: JSON.stringify(digest.digest('hex').slice(0, 32)),
+  },
 });
+// import.meta.url in a CommonJS bundle: the bundle's own file URL (app.ts finds the package directory by it).
+// The launcher compiles the bundle as a function body, where main.ts's #! line would be a syntax error.
+const core = join(dist, 'ferry-core.cjs');
+const bundled = (out.outputFiles[0]?.text ?? '').replace(/^#!.*\n/, '');
+// A dynamic import() needs a module loader the launcher's vm.Script lacks on older Node 20 releases.
+const dynamic = bundled.split('\n').findIndex((l) => /\bimport\(/.test(l));
+if (dynamic >= 0)
+  throw new Error(`dist/ferry-core.cjs:${dynamic + 1}: import() in the bundle; use a static import`);
+// Built-in modules most commands never use load on first use, not at start: about 7 ms of crypto and 6 ms of
+// child_process, http, zlib and readline at every start, before anything runs. esbuild reads a named import as a
+// property of `var import_x = require("node:x")`, so a proxy that requires on the first property read is enough.
+const LAZY =
+  /^var (import_\w+) = require\("(node:(?:crypto|child_process|http|zlib|readline\/promises))"\);$/gm;
+let lazy = 0;
+const rewritten = bundled.replace(LAZY, (_, name, id) => {
+  lazy++;
+  return `var ${name} = lazyBuiltin(${JSON.stringify(id)});`;
+});
+if (lazy === 0) throw new Error('no built-in module import matched LAZY: did esbuild change its output?');
+const helper = `var lazyBuiltin = (id) => {
+  let m;
+  const load = () => (m ??= require(id));
+  return new Proxy({}, {
+    get: (_, k) => load()[k],
+    has: (_, k) => k in load(),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_, k) => {
+      const d = Reflect.getOwnPropertyDescriptor(load(), k);
+      return d === undefined ? undefined : { ...d, configurable: true };
+    },
+  });
+};`;
+writeFileSync(
+  core,
+  `var ferryCoreUrl = require("node:url").pathToFileURL(__filename).href;\n${helper}\n${rewritten}`,
+);
+
+const { COMMANDS } = await import(pathToFileURL(join(dist, 'cli', 'commands.js')).href);
+const verbs = [...new Set(COMMANDS.map((/** @type {{ words: string[] }} */ c) => c.words[0]))].sort();
+const launcher = readFileSync(join(root, 'scripts', 'launcher.cjs'), 'utf8');
+if (!launcher.includes('/*VERBS*/ []')) throw new Error('scripts/launcher.cjs lost its /*VERBS*/ [] marker');
+writeFileSync(join(dist, 'ferry.cjs'), launcher.replace('/*VERBS*/ []', JSON.stringify(verbs)));
+chmodSync(join(dist, 'ferry.cjs'), 0o755);
+writeFileSync(join(dist, 'ferry.js'), "#!/usr/bin/env node\nimport './ferry.cjs';\n");
+chmodSync(join(dist, 'ferry.js'), 0o755);

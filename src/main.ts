@@ -31,7 +31,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (cmd === undefined) throw usage(`unknown command "${parsed.command.join(' ')}"`);
   const app = new App(parsed.options, process.env);
   await checkRootMoved(app);
-  const outcome = await cmd.run(app, parsed.positionals, parsed.rest);
+  const outcome = await cmd.run(app, parsed.positionals, parsed.rest).finally(() => {
+    app.close();
+  });
   if (app.json) process.stdout.write(`${JSON.stringify(outcome.data, null, 2)}\n`);
   else if (outcome.text.length > 0) process.stdout.write(`${outcome.text.join('\n')}\n`);
   return outcome.exitCode;

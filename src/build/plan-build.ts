@@ -20,6 +20,12 @@ export async function realisePlanIds(plan: Plan): Promise<RealisedPlan> {
   return { plan, ids: computeStoreIds(plan, hashes, hostPlatform()), sourceHashes: hashes };
 }
 
+async function realisedWithRoots(store: Store, plan: Plan): Promise<RealisedPlan> {
+  const realised = await realisePlanIds(plan);
+  await store.addTempRoots(realised.ids.values());
+  return realised;
+}
+
 export interface BuildPlanOptions extends Omit<BuilderOptions, 'suggest'> {
   readonly parallel: number;
   readonly keepGoing: boolean;
@@ -39,16 +45,17 @@ export async function buildPlan(
   planOrRealised: Plan | RealisedPlan,
   opts: BuildPlanOptions,
 ): Promise<BuildReport> {
-  const realised = 'ids' in planOrRealised ? planOrRealised : await realisePlanIds(planOrRealised);
+  // A caller with a realised plan has announced its ids already (it needed them to substitute).
+  const realised = 'ids' in planOrRealised ? planOrRealised : await realisedWithRoots(store, planOrRealised);
   const { plan, ids } = realised;
   const idOf = (k: PackageKey): StoreId => {
     const id = ids.get(k);
     if (id === undefined) throw new Error(`Assertion failed: no store id for ${k}`);
     return id;
   };
-  await store.addTempRoots(ids.values());
   const suggest = suggester(opts.index);
-  const keys = await neededKeys(store, plan, idOf);
+  const absent = new Set(await store.missing(ids.values()));
+  const keys = neededKeys(plan, (k) => !absent.has(idOf(k)));
   const results = await runDag(
     keys,
     {
@@ -59,6 +66,7 @@ export async function buildPlan(
     async (key) => {
       const node = plan.nodes.get(key);
       if (node === undefined) throw new Error(`Assertion failed: ${key} not in plan`);
+      if (!absent.has(idOf(key))) return { status: 'present', id: idOf(key) } satisfies BuildOutcome;
       const runInputs = runClosure(plan, node.runDeps);
       const buildOnly = runClosure(plan, node.buildDeps).filter((k) => !runInputs.includes(k));
       return buildOne(
@@ -86,17 +94,16 @@ export async function buildPlan(
  * store lacks, what its build needs. A node already present (built before, or substituted from a cache) needs
  * nothing built, so its build-only dependencies are skipped.
  */
-async function neededKeys(store: Store, plan: Plan, idOf: (k: PackageKey) => StoreId): Promise<PackageKey[]> {
+function neededKeys(plan: Plan, present: (k: PackageKey) => boolean): PackageKey[] {
   const needed = new Set<PackageKey>();
-  const visit = async (key: PackageKey): Promise<void> => {
+  const visit = (key: PackageKey): void => {
     if (needed.has(key)) return;
     needed.add(key);
     const node = plan.nodes.get(key);
     if (node === undefined) return;
-    const present = await store.has(idOf(key));
-    for (const d of present ? node.runDeps : [...node.buildDeps, ...node.runDeps]) await visit(d);
+    for (const d of present(key) ? node.runDeps : [...node.buildDeps, ...node.runDeps]) visit(d);
   };
-  for (const root of plan.roots) await visit(root);
+  for (const root of plan.roots) visit(root);
   return topoOrder(plan).filter((k) => needed.has(k));
 }
 

@@ -105,8 +105,7 @@ export async function substitute(
   wanted: readonly StoreId[],
   opts: SubstituteOptions,
 ): Promise<SubstituteResult> {
-  const need: StoreId[] = [];
-  for (const id of wanted) if (!(await store.has(id))) need.push(id);
+  const need = await store.missing(wanted);
   if (need.length === 0 || urls.length === 0) return { installed: [], missing: need };
   const caches = await openAll(store, urls, opts);
   const found = await findAll(store, caches, need, opts);

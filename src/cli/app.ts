@@ -4,14 +4,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, type Context, type Reporter } from '../core/index.js';
 import { NoSandbox, probeSandbox, type Sandbox } from '../platform/index.js';
-import { PortsIndex } from '../recipe/index.js';
+import { PortsIndex, RecipeCache, type ReadObserver } from '../recipe/index.js';
 import { Store } from '../store/index.js';
 import { listOption, stringOption, type OptionValues } from './args.js';
 import { JsonReporter, PlainReporter, TtyReporter } from './renderers.js';
 
 /**
  * The installed package's own directory (holds ports/ and examples/): the nearest directory above this module
- * with ferry's package.json, so the answer is the same from dist/cli/app.js and from the bundle dist/ferry.js.
+ * with ferry's package.json, so the answer is the same from dist/cli/app.js and from the bundle dist/ferry-core.cjs.
  */
 export const packageDir = findPackageDir(dirname(fileURLToPath(import.meta.url)));
 
@@ -29,6 +29,7 @@ export class App {
   readonly json: boolean;
   private storePromise: Promise<Store> | undefined;
   private indexCache: PortsIndex | undefined;
+  private recipeCache: RecipeCache | undefined;
 
   constructor(
     options: OptionValues,
@@ -62,8 +63,23 @@ export class App {
 
   index(extraFirst: readonly string[] = []): PortsIndex {
     if (extraFirst.length > 0) return new PortsIndex([...extraFirst, ...this.ctx.portsDirs]);
-    this.indexCache ??= new PortsIndex(this.ctx.portsDirs);
+    this.indexCache ??= new PortsIndex(this.ctx.portsDirs, { cache: this.recipes() });
     return this.indexCache;
+  }
+
+  /** A fresh index of the same trees that tells `observer` of every directory and file before reading it. */
+  observedIndex(observer: ReadObserver): PortsIndex {
+    return new PortsIndex(this.ctx.portsDirs, { cache: this.recipes(), observer });
+  }
+
+  private recipes(): RecipeCache {
+    this.recipeCache ??= RecipeCache.load(join(this.ctx.rootDir, 'var', 'cache', 'recipes.json'));
+    return this.recipeCache;
+  }
+
+  /** After a command: keeps what it parsed for the next one. */
+  close(): void {
+    this.recipeCache?.save();
   }
 
   /** The sandbox a build must use: namespaces, or nothing only when the user said so. */

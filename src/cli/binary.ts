@@ -208,14 +208,14 @@ export async function substitutePlan(
   plan: Plan,
   ids: ReadonlyMap<PackageKey, StoreId>,
 ): Promise<SubstituteResult> {
-  const config = await readConfig(app.ctx.rootDir);
-  const urls = await substitutersFor(app, config);
   const wanted = runClosure(plan, plan.roots)
     .map((k) => ids.get(k))
     .filter((id): id is StoreId => id !== undefined);
-  let missing = false;
-  for (const id of wanted) if (!(await store.has(id))) missing = true;
-  if (!missing || urls.length === 0) return substitute(store, [], wanted, SKIP);
+  // The common case, everything present, reads no configuration and no key.
+  if ((await store.missing(wanted)).length === 0) return { installed: [], missing: [] };
+  const config = await readConfig(app.ctx.rootDir);
+  const urls = await substitutersFor(app, config);
+  if (urls.length === 0) return substitute(store, [], wanted, SKIP);
   return substitute(store, urls, wanted, {
     trust: { trusted: config.trustedKeys, allowUntrusted: app.options['allow-untrusted'] === true },
     host: hostPlatform(),

@@ -9,7 +9,10 @@ import { changeProfile, installEdit } from './install.js';
 import { listOption } from './args.js';
 import { renderDiff } from './commands.js';
 
-const run = promisify(execFile);
+// Made on use: node:child_process loads on first use in the bundle, and most commands never start a process.
+function run(file: string, args: readonly string[], opts: { timeout?: number } = {}) {
+  return promisify(execFile)(file, args, opts);
+}
 
 interface LoadResult {
   starts: number;

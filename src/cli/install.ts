@@ -9,11 +9,12 @@ import {
   type GenerationManifest,
   type GenerationPackage,
 } from '../profile/index.js';
-import type { Store, StoreId } from '../store/index.js';
-import { NoSandbox } from '../platform/index.js';
+import type { StoreId } from '../store/index.js';
+import { NoSandbox, Witness } from '../platform/index.js';
 import { showFile, type App } from './app.js';
 import { substitutePlan } from './binary.js';
 import { intOption, stringOption } from './args.js';
+import { noteSources, record, unchanged } from './up-to-date.js';
 
 export interface BuildResult {
   /** The packages asked for (name:slot), as opposed to dependencies built on the way. */
@@ -29,6 +30,8 @@ export interface ChangeResult {
   readonly changed: boolean;
   readonly diff: GenerationDiff;
   readonly build: BuildResult;
+  /** Set when nothing was resolved: the recorded paths checked unchanged since the generation was made. */
+  readonly checked?: number;
 }
 
 function parseSpecs(args: readonly string[]): DepSpec[] {
@@ -44,13 +47,15 @@ export async function resolveAndBuild(
   app: App,
   specs: readonly DepSpec[],
   prefer?: ReadonlyMap<PackageKey, string>,
+  witness?: Witness,
 ) {
-  const plan = resolve(app.index(), {
+  const plan = resolve(witness === undefined ? app.index() : app.observedIndex(witness), {
     specs,
     rootName: 'the request',
     showFile,
     ...(prefer === undefined ? {} : { prefer }),
   });
+  if (witness !== undefined) noteSources(witness, plan);
   return buildResolved(app, plan);
 }
 
@@ -66,7 +71,7 @@ export async function buildResolved(app: App, plan: Plan) {
       hint: 'push them from a machine that built them (ferry cache push), or drop --no-build to build here',
     });
   // Probing the sandbox starts a process: only worth it when something is left to build.
-  const toBuild = await someMissing(store, ids.values());
+  const toBuild = (await store.missing(ids.values())).length > 0;
   const report = await buildPlan(app.ctx, store, realised, {
     sandbox: toBuild ? await app.sandbox() : new NoSandbox(),
     jobs: defaultJobs(),
@@ -76,11 +81,6 @@ export async function buildResolved(app: App, plan: Plan) {
     index: app.index(),
   });
   return { plan, report, store, substituted: substituted.installed };
-}
-
-async function someMissing(store: Store, ids: Iterable<StoreId>): Promise<boolean> {
-  for (const id of ids) if (!(await store.has(id))) return true;
-  return false;
 }
 
 export function summarise(
@@ -145,14 +145,20 @@ export async function changeProfile(
   try {
     const before = await profile.currentManifest();
     const requests = edit((before?.requests ?? []).map((s) => parseDepSpec(s)));
+    const formatted = requests.map(formatDepSpec);
+    const same = await unchanged(app, profile, before, formatted);
+    if (same !== undefined) return same;
     const touched = new Set(requests.flatMap((r) => r.alternatives.map((a) => a.name)));
     const prefer = new Map(
       (before?.packages ?? [])
         .filter((p) => !touched.has(p.name) || !p.requested)
         .map((p) => [packageKey(p.name, p.slot), p.version]),
     );
-    const { plan, report, substituted } = await resolveAndBuild(app, requests, prefer);
-    return await commitGeneration(profile, before, requests.map(formatDepSpec), plan, report, substituted);
+    const witness = new Witness();
+    const { plan, report, substituted } = await resolveAndBuild(app, requests, prefer, witness);
+    const result = await commitGeneration(profile, before, formatted, plan, report, substituted);
+    await record(app, profile, formatted, result, witness);
+    return result;
   } finally {
     await lock.release();
   }

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { AppError } from '../core/index.js';
 import { readTextIfExists, writeFileAtomic } from '../platform/index.js';
 import { checkRecipes } from '../recipe/index.js';
@@ -30,7 +31,6 @@ export async function checkRootMoved(app: App): Promise<void> {
   const file = `${app.ctx.rootDir}/var/root-path`;
   const recorded = (await readTextIfExists(file))?.trim();
   if (recorded === undefined) {
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(`${app.ctx.rootDir}/var`, { recursive: true });
     await writeFileAtomic(file, `${app.ctx.rootDir}\n`);
     return;

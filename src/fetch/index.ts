@@ -1,1 +1,8 @@
-export { fetchSource, hashLocal, sourceHash, type FetchedSource, type FetchOptions } from './fetch.js';
+export {
+  fetchSource,
+  hashedLocalPaths,
+  hashLocal,
+  sourceHash,
+  type FetchedSource,
+  type FetchOptions,
+} from './fetch.js';

@@ -202,7 +202,9 @@ export class Packer implements AsyncDisposable {
   }
 }
 
-const END_MEMBER = gzipSync(Buffer.alloc(1024));
+// The tar end (two zero blocks) as its own gzip member; made on first use, as nothing else needs zlib at start.
+let endMember: Buffer | undefined;
+const END_MEMBER = (): Buffer => (endMember ??= gzipSync(Buffer.alloc(1024)));
 
 /**
  * A run of gzip members, a new one whenever the level changes (zlib's params() does not change a gzip
@@ -333,7 +335,7 @@ async function* batchStream(
     const files = gens.map((g) => ({ path: `.gen-${g.profile}/.generation.json`, data: g.manifest }));
     yield* gzipStream(tarSources(trees, { dirs: [], files, end: false }));
   }
-  yield END_MEMBER;
+  yield END_MEMBER();
 }
 
 /** Level 1: on a LAN the wire is faster than stronger compression; binaries still shrink by half or more. */

@@ -75,10 +75,9 @@ export async function installPackage(
         hint: 'install its dependencies first (a cache install does this in order)',
       });
   const lock = await store.lock(m.id);
-  const tmp = await store.makeTempOut(m.id);
+  const tmp = store.tempOutName(m.id);
   try {
     if (await store.has(m.id)) return false;
-    await fs.rmdir(tmp);
     const got = await extractHashed(archivePath, tmp, what, m.archive.sha256);
     const files = checkFiles(m, got, what);
     const moved = await relocateInto(tmp, m, files, store.rootDir);

@@ -12,6 +12,7 @@ export {
   type TreeEntry,
 } from './fs.js';
 export { FileLock, isLockHeld } from './lock.js';
+export { recheck, signature, Witness, type Signature, type WitnessEntry } from './witness.js';
 export { runProcess, type RunOptions, type RunResult } from './process.js';
 export {
   BwrapSandbox,

@@ -6,9 +6,17 @@ export {
   type DepSpec,
   type PackageRequirement,
 } from './depspec.js';
+export { RecipeCache, RECIPE_FORMAT } from './cache.js';
 export { locateField, type FieldPath, type Position } from './locate.js';
 export { parseRecipe, parseTomlText } from './parse.js';
-export { checkRecipes, PortsIndex, type CheckResult, type RecipeIndex } from './ports.js';
+export {
+  checkRecipes,
+  PortsIndex,
+  type CheckResult,
+  type PortsIndexOptions,
+  type ReadObserver,
+  type RecipeIndex,
+} from './ports.js';
 export {
   buildSystems,
   conditionHolds,

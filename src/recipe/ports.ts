@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, isAppError, isErrno } from '../core/index.js';
 import { compareVersions } from '../version/index.js';
+import type { RecipeCache } from './cache.js';
 import { parseRecipe } from './parse.js';
 import type { Recipe } from './types.js';
 
@@ -12,6 +13,17 @@ export interface RecipeIndex {
   names(): readonly string[];
 }
 
+/** Told of each directory before it is listed and each file before it is read (see platform's Witness). */
+export interface ReadObserver {
+  note(path: string): void;
+}
+
+export interface PortsIndexOptions {
+  /** Parsed recipes of earlier commands, by content. */
+  readonly cache?: RecipeCache;
+  readonly observer?: ReadObserver;
+}
+
 /**
  * Layered ports trees: `<tree>/<name>/<version>.toml`. For one name and version the first tree wins, like
  * overlays; versions from all trees are candidates. Reads lazily and caches: resolving touches few names.
@@ -19,9 +31,13 @@ export interface RecipeIndex {
 export class PortsIndex implements RecipeIndex {
   readonly dirs: readonly string[];
   private readonly cache = new Map<string, readonly Recipe[]>();
+  private readonly parsed: RecipeCache | undefined;
+  private readonly observer: ReadObserver | undefined;
 
-  constructor(dirs: readonly string[]) {
+  constructor(dirs: readonly string[], opts: PortsIndexOptions = {}) {
     this.dirs = dirs;
+    this.parsed = opts.cache;
+    this.observer = opts.observer;
   }
 
   candidates(name: string): readonly Recipe[] {
@@ -29,11 +45,15 @@ export class PortsIndex implements RecipeIndex {
     if (hit !== undefined) return hit;
     const byVersion = new Map<string, Recipe>();
     for (const dir of this.dirs) {
+      this.observer?.note(join(dir, name));
       for (const file of listToml(join(dir, name))) {
         const version = file.slice(0, -'.toml'.length);
         if (byVersion.has(version)) continue;
         const path = join(dir, name, file);
-        byVersion.set(version, parseRecipe(readFileSync(path, 'utf8'), path, { name, version }));
+        this.observer?.note(path);
+        const text = readFileSync(path, 'utf8');
+        const parse = () => parseRecipe(text, path, { name, version });
+        byVersion.set(version, this.parsed?.recipe(text, path, { name, version }, parse) ?? parse());
       }
     }
     const list = [...byVersion.values()].sort((a, b) => compareVersions(b.version, a.version));
@@ -43,7 +63,10 @@ export class PortsIndex implements RecipeIndex {
 
   names(): readonly string[] {
     const all = new Set<string>();
-    for (const dir of this.dirs) for (const n of listDirs(dir)) all.add(n);
+    for (const dir of this.dirs) {
+      this.observer?.note(dir);
+      for (const n of listDirs(dir)) all.add(n);
+    }
     return [...all].sort();
   }
 }

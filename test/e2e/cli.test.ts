@@ -117,16 +117,29 @@ describe('the command line', () => {
     }
   });
 
-  test('dist/ferry.js, the bundled command users run, is built from these sources and finds its ports', async () => {
-    const bundle = join(repoDir, 'dist', 'ferry.js');
-    const [a, b] = await Promise.all([
-      runCli([bundle, '--help'], sb.env),
+  test('dist/ferry.cjs, the bundled command users run, is built from these sources and finds its ports', async () => {
+    const bundle = join(repoDir, 'dist', 'ferry.cjs');
+    const cache = join(sb.dir, 'code-cache');
+    const env = { ...sb.env, XDG_CACHE_HOME: cache };
+    const [a, b, c] = await Promise.all([
+      runCli([bundle, '--help'], env),
       runCli([join(repoDir, 'dist', 'main.js'), '--help'], sb.env),
+      runCli([join(repoDir, 'dist', 'ferry.js'), '--help'], sb.env),
     ]);
     assert.equal(a.stdout, b.stdout, 'npm run build (tsc -b, then scripts/bundle.mjs) makes both');
+    assert.equal(c.stdout, b.stdout, 'dist/ferry.js runs the same bundle');
     const root = join(sb.dir, 'bundle-root');
-    const r = await runCli([bundle, '--root', root, 'install', 'zlib', '--offline'], sb.env);
+    const r = await runCli([bundle, '--root', root, 'install', 'zlib', '--offline'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match((await fs.readdir(join(root, 'store'))).join(' '), /-zlib-/);
+    // One V8 code cache per command word, written at the first run of each (see scripts/launcher.cjs).
+    const caches = (await fs.readdir(join(cache, 'ferry', 'code'))).sort();
+    assert.deepEqual(
+      caches.map((f) => f.split('.').slice(-2).join('.')),
+      ['install.bin', 'none.bin'],
+    );
+    const again = await runCli([bundle, '--root', root, 'install', 'zlib', '--offline'], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing to do/);
   });
 });
