@@ -24,7 +24,7 @@ import type { BuildResult, ChangeResult } from './install.js';
  * paths all look the same, would resolve to N again: it says so after one lstat per path. Anything else, or any
  * doubt (a path changed within two seconds of being read, a missing record), takes the full way.
  */
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface Record_ {
   readonly format: number;

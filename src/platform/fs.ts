@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, constants, lstatSync, readdirSync } from 'node:fs';
+import { chmodSync, constants, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isErrno } from '../core/index.js';
@@ -63,12 +63,16 @@ export async function pathExists(path: string): Promise<boolean> {
   }
 }
 
-export async function readTextIfExists(path: string): Promise<string | undefined> {
+/**
+ * A small text file (manifest, configuration, record), or undefined when it does not exist. Read synchronously:
+ * one call instead of four round trips through the thread pool, on every command's path.
+ */
+export function readTextIfExists(path: string): Promise<string | undefined> {
   try {
-    return await fs.readFile(path, 'utf8');
+    return Promise.resolve(readFileSync(path, 'utf8'));
   } catch (e) {
-    if (isErrno(e, 'ENOENT')) return undefined;
-    throw e;
+    if (isErrno(e, 'ENOENT')) return Promise.resolve(undefined);
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
 }
 

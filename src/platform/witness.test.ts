@@ -81,7 +81,7 @@ describe('Witness', () => {
     const w = new Witness();
     w.note(p);
     assert.equal(w.racy(), true, 'changed just now');
-    assert.equal(w.racy(0n), false, 'no margin');
+    assert.equal(w.racy(0), false, 'no margin');
     const aged = new Witness();
     aged.note(join(work, 'never-there'));
     assert.equal(aged.racy(), false, 'absent paths have no time');

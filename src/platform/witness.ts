@@ -1,26 +1,30 @@
-import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from '../core/index.js';
 
 /**
- * What a path looked like, as one string: kind, inode, size, and modification and change times in
- * nanoseconds; "-" when it did not exist. Any write to a file changes its ctime, which no user can set back
- * (unlike mtime), and adding or removing a directory entry changes the directory's; so an equal signature
- * means equal content, except for a write within the clock's granularity of the look (see `Witness.racy`).
+ * What a path looked like, as one string: kind, device, inode, size, and modification and change times (ms, to
+ * a fraction of a microsecond); "-" when it did not exist. Any write to a file changes its ctime, which no user
+ * can set back (unlike mtime), and adding or removing a directory entry changes the directory's; so an equal
+ * signature means equal content, except for a write within the clock's granularity of the look (see
+ * `Witness.racy`).
  */
 export type Signature = string;
 
-function describe(st: BigIntStats): Signature {
+function describe(st: Stats): Signature {
   const kind = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
-  return `${kind}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  return `${kind}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 /** The signature of a path (its target, with `follow`). */
 export function signature(path: string, follow = false): Signature {
   try {
-    return describe(follow ? statSync(path, { bigint: true }) : lstatSync(path, { bigint: true }));
+    const st = follow
+      ? statSync(path, { throwIfNoEntry: false })
+      : lstatSync(path, { throwIfNoEntry: false });
+    return st === undefined ? '-' : describe(st);
   } catch (e) {
-    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return '-';
+    if (isErrno(e, 'ENOTDIR')) return '-';
     throw e;
   }
 }
@@ -68,12 +72,9 @@ export class Witness {
    * signature unchanged (git's "racy" entries): then the result must not be reused on signatures alone. Two
    * seconds cover file systems that keep whole seconds.
    */
-  racy(marginNs = 2_000_000_000n): boolean {
-    const now = BigInt(Date.now()) * 1_000_000n;
-    for (const sig of this.seen.values()) {
-      const ctime = sig === '-' ? undefined : sig.split(':')[5];
-      if (ctime !== undefined && BigInt(ctime) >= now - marginNs) return true;
-    }
+  racy(marginMs = 2000): boolean {
+    const since = Date.now() - marginMs;
+    for (const sig of this.seen.values()) if (sig !== '-' && Number(sig.split(':')[5]) >= since) return true;
     return false;
   }
 }

@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { AppError, isErrno } from '../core/index.js';
@@ -74,14 +75,13 @@ export class Profile {
     return FileLock.acquire(join(this.gensDir, '.lock'));
   }
 
-  async current(): Promise<number | undefined> {
+  current(): Promise<number | undefined> {
     try {
-      const target = await fs.readlink(this.linkPath);
-      const n = Number.parseInt(target.split('/').pop() ?? '', 10);
-      return Number.isFinite(n) ? n : undefined;
+      const n = Number.parseInt(readlinkSync(this.linkPath).split('/').pop() ?? '', 10);
+      return Promise.resolve(Number.isFinite(n) ? n : undefined);
     } catch (e) {
-      if (isErrno(e, 'ENOENT')) return undefined;
-      throw e;
+      if (isErrno(e, 'ENOENT')) return Promise.resolve(undefined);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, isErrno } from '../core/index.js';
@@ -49,11 +49,12 @@ export class Store {
     this.lockDir = join(this.storeDir, '.locks');
   }
 
-  static async open(rootDir: string): Promise<Store> {
+  static open(rootDir: string): Promise<Store> {
     const s = new Store(rootDir);
-    await fs.mkdir(s.metaDir, { recursive: true });
-    await fs.mkdir(s.lockDir, { recursive: true });
-    return s;
+    // Synchronously: on every command's path, and two calls that almost always find the directories there.
+    mkdirSync(s.metaDir, { recursive: true });
+    mkdirSync(s.lockDir, { recursive: true });
+    return Promise.resolve(s);
   }
 
   pathOf(id: StoreId): string {
