@@ -3,6 +3,7 @@
 // - dist/ferry-core.cjs: dist/main.js and everything it imports in one CommonJS module. Loading ~110 ES modules
 //   one by one cost about 100 ms of every start; CommonJS also loads Node's built-in modules faster than ESM.
 // - dist/ferry.cjs: scripts/launcher.cjs, which runs the bundle with a V8 code cache, given the command words.
+// - dist/ferry-extract.cjs: the extraction worker (pkg/extract-worker.js and what it imports).
 // - dist/ferry.js: for `node dist/ferry.js` (ESM, as package.json's "type" makes every .js): imports ferry.cjs.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -68,6 +69,23 @@ const helper = `var lazyBuiltin = (id) => {
 writeFileSync(
   core,
   `var ferryCoreUrl = require("node:url").pathToFileURL(__filename).href;\n${helper}\n${rewritten}`,
+);
+
+// The worker threads that extract packages (pkg/extract-pool.ts) run this, beside the bundle.
+const worker = await build({
+  entryPoints: [join(dist, 'pkg', 'extract-worker.js')],
+  bundle: true,
+  write: false,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+  legalComments: 'none',
+  define: { 'import.meta.url': 'ferryCoreUrl' },
+});
+writeFileSync(
+  join(dist, 'ferry-extract.cjs'),
+  `var ferryCoreUrl = require("node:url").pathToFileURL(__filename).href;\n${worker.outputFiles[0]?.text ?? ''}`,
 );
 
 const { COMMANDS } = await import(pathToFileURL(join(dist, 'cli', 'commands.js')).href);

@@ -4,7 +4,8 @@ import { AppError, canonicalJson, isAppError, sha256Bytes, storeHash, type Repor
 import { readTextIfExists, writeFileAtomic } from '../platform/index.js';
 import {
   checkPlatform,
-  installPackage,
+  ExtractPool,
+  stagePackage,
   openManifest,
   verifyBytes,
   type HostPlatform,
@@ -188,11 +189,12 @@ async function fetchAndInstall(store: Store, found: ReadonlyMap<StoreId, Found>,
     p.catch(() => undefined); // awaited below, in order
     downloads.set(id, p);
   }
-  // Installs of independent packages overlap (inflating runs in the thread pool while another package's files
-  // are hashed and written); each waits for the packages it references, which must be registered first.
+  // Packages are extracted side by side as their downloads complete (in worker threads when there are several),
+  // and registered in dependency order: each after the packages it references.
   const installed: StoreId[] = [];
   const installs = new Map<StoreId, Promise<boolean>>();
-  const installLimit = pool(2);
+  const workers = ExtractPool.forPackages(found.size);
+  const stageLimit = pool(workers?.size ?? 2);
   const installOne = (id: StoreId): Promise<boolean> => {
     const known = installs.get(id);
     if (known !== undefined) return known;
@@ -201,14 +203,21 @@ async function fetchAndInstall(store: Store, found: ReadonlyMap<StoreId, Found>,
     const p = (async () => {
       if (f === undefined || dl === undefined) return true; // present already, or not from a cache
       const refs = f.manifest.references.filter((r) => r !== id && found.has(r));
-      const ok = (await Promise.all(refs.map(installOne))).every(Boolean);
+      const refsOk = Promise.all(refs.map(installOne)).then((ok) => ok.every(Boolean));
       try {
-        if (!ok) throw new Error('a dependency could not be substituted');
         const archive = await dl;
         try {
           const where = `${f.cache.source.url}/${PKG_DIR}/${id}.tar.gz`;
-          if (await installLimit(() => installPackage(store, f.manifest, archive.file, where)))
-            installed.push(id);
+          const staged = await stageLimit(() =>
+            stagePackage(store, f.manifest, archive.file, where, workers?.extract),
+          );
+          if (staged === undefined) return true;
+          if (!(await refsOk)) {
+            await staged.discard();
+            throw new Error('a dependency could not be substituted');
+          }
+          await staged.commit();
+          installed.push(id);
         } finally {
           if (archive.temporary) await fs.rm(archive.file, { force: true });
         }
@@ -222,7 +231,11 @@ async function fetchAndInstall(store: Store, found: ReadonlyMap<StoreId, Found>,
     installs.set(id, p);
     return p;
   };
-  await Promise.all(dependencyOrder(found).map(installOne));
+  try {
+    await Promise.all(dependencyOrder(found).map(installOne));
+  } finally {
+    await workers?.close();
+  }
   return installed;
 }
 

@@ -19,3 +19,8 @@ export function buildId(): string | undefined {
     return undefined;
   }
 }
+
+/** Whether this is the bundle (dist/ferry-core.cjs) rather than tsc's output: files beside it differ. */
+export function isBundled(): boolean {
+  return typeof FERRY_BUILD_ID === 'string';
+}

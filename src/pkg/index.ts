@@ -28,6 +28,9 @@ export {
   installPackage,
   installPackageFiles,
   openManifest,
+  stagePackage,
   type HostPlatform,
+  type StagedPackage,
   type TrustOptions,
 } from './unpack.js';
+export { ExtractPool } from './extract-pool.js';

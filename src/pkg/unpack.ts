@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { AppError, isAppError, type Sha256 } from '../core/index.js';
 import { removeTree, tempSibling } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store } from '../store/index.js';
-import { extractArchive, type ExtractedFile } from './archive.js';
+import type { ExtractedFile } from './archive.js';
+import { extractHashed, type Extractor } from './extract.js';
 import { verifyBytes, type PublicKey } from './keys.js';
 import { glibcAtMost, metaOf, parseManifest, type PackageManifest } from './manifest.js';
 
@@ -68,49 +67,64 @@ export async function installPackage(
   archivePath: string,
   what: string,
 ): Promise<boolean> {
-  if (await store.has(m.id)) return false;
-  for (const ref of m.references)
-    if (!(await store.has(ref)))
-      throw new AppError('E_STORE_PATH', `${what} needs ${ref}, which is not in the store`, {
-        hint: 'install its dependencies first (a cache install does this in order)',
-      });
-  const lock = await store.lock(m.id);
-  const tmp = store.tempOutName(m.id);
-  try {
-    if (await store.has(m.id)) return false;
-    const got = await extractHashed(archivePath, tmp, what, m.archive.sha256);
-    const files = checkFiles(m, got, what);
-    const moved = await relocateInto(tmp, m, files, store.rootDir);
-    await store.register(tmp, metaOf(m, moved, store.rootDir));
-    return true;
-  } finally {
-    await removeTree(tmp);
-    await lock.release();
-  }
+  const staged = await stagePackage(store, m, archivePath, what);
+  if (staged === undefined) return false;
+  await staged.commit();
+  return true;
 }
 
-async function extractHashed(archive: string, target: string, what: string, want: Sha256) {
-  const hash = createHash('sha256');
-  // Hash the bytes as the extractor pulls them: one read of the archive, back-pressure kept.
-  const tee = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  const input = createReadStream(archive, { highWaterMark: 1 << 20 });
-  input.on('error', (e) => tee.destroy(e));
-  const got = await extractArchive(input.pipe(tee), target, { label: what }).finally(() => input.destroy());
-  const actual = hash.digest('hex');
-  if (actual !== want)
-    throw new AppError(
-      'E_PKG_HASH',
-      `${what}: the archive's sha256 is ${actual}, the signed manifest says ${want}`,
-      {
-        hint: 'the archive was altered or damaged: download it again',
-      },
-    );
-  return got;
+/** A package extracted and verified under a temporary name, holding its store lock: commit() or discard(). */
+export interface StagedPackage {
+  /** Registers it (its references must be in the store by now), then releases the lock. */
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * The first half of an install, which needs nothing else in the store: packages are staged side by side (in
+ * `extract`'s worker threads) and committed in dependency order. Undefined when the path is there already.
+ */
+export async function stagePackage(
+  store: Store,
+  m: PackageManifest,
+  archivePath: string,
+  what: string,
+  extract: Extractor = extractHashed,
+): Promise<StagedPackage | undefined> {
+  if (await store.has(m.id)) return undefined;
+  const lock = await store.lock(m.id);
+  const tmp = store.tempOutName(m.id);
+  const discard = async () => {
+    try {
+      await removeTree(tmp);
+    } finally {
+      await lock.release();
+    }
+  };
+  try {
+    if (await store.has(m.id)) {
+      await discard();
+      return undefined;
+    }
+    const files = checkFiles(m, await extract(archivePath, tmp, what, m.archive.sha256), what);
+    const moved = await relocateInto(tmp, m, files, store.rootDir);
+    const commit = async () => {
+      try {
+        const absent = await store.missing(m.references.filter((r) => r !== m.id));
+        if (absent[0] !== undefined)
+          throw new AppError('E_STORE_PATH', `${what} needs ${absent[0]}, which is not in the store`, {
+            hint: 'install its dependencies first (a cache install does this in order)',
+          });
+        await store.register(tmp, metaOf(m, moved, store.rootDir));
+      } finally {
+        await discard();
+      }
+    };
+    return { commit, discard };
+  } catch (e) {
+    await discard();
+    throw e;
+  }
 }
 
 /** Every entry must be in the manifest with the same content, and every manifest entry must be present. */

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { isAppError, sha256File, type Sha256 } from '../core/index.js';
+import { ExtractPool } from './extract-pool.js';
+import { extractHashed } from './extract.js';
+
+const work = mkdtempSync(join(tmpdir(), 'ferry-extract-pool-'));
+after(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A real tar.gz made by GNU tar from `files`, and its sha256. */
+async function archive(name: string, files: Record<string, string>): Promise<{ file: string; sha: Sha256 }> {
+  const src = join(work, `${name}-src`);
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(join(src, rel, '..'), { recursive: true });
+    writeFileSync(join(src, rel), text);
+  }
+  const file = join(work, `${name}.tar.gz`);
+  execFileSync('tar', ['-czf', file, '-C', src, '--owner=0', '--group=0', ...Object.keys(files)]);
+  return { file, sha: await sha256File(file) };
+}
+
+describe('ExtractPool', () => {
+  test('one thread is as good for one package or one core', () => {
+    assert.equal(ExtractPool.forPackages(1), undefined);
+  });
+
+  test('worker threads extract as the main thread does, several at once', async (t) => {
+    const pool = ExtractPool.forPackages(3);
+    if (pool === undefined) {
+      t.skip('one core');
+      return;
+    }
+    try {
+      const made = await Promise.all(
+        ['a', 'b', 'c'].map((n) => archive(n, { [`share/${n}.txt`]: `${n}\n`, 'bin/tool': '#!/bin/sh\n' })),
+      );
+      const got = await Promise.all(
+        made.map((m, i) => pool.extract(m.file, join(work, `out-${i}`), `pkg ${i}`, m.sha)),
+      );
+      const here = await extractHashed(
+        made[0]?.file ?? '',
+        join(work, 'out-main'),
+        'pkg 0',
+        made[0]?.sha ?? ('' as Sha256),
+      );
+      assert.deepEqual(got[0], here);
+      assert.equal(readFileSync(join(work, 'out-2', 'share', 'c.txt'), 'utf8'), 'c\n');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("a worker's error arrives with its code, hint and details", async (t) => {
+    const pool = ExtractPool.forPackages(2);
+    if (pool === undefined) {
+      t.skip('one core');
+      return;
+    }
+    try {
+      const m = await archive('bad-hash', { 'x.txt': 'x\n' });
+      await assert.rejects(
+        pool.extract(m.file, join(work, 'out-bad'), 'pkg bad', '0'.repeat(64) as Sha256),
+        (e) => {
+          assert.ok(isAppError(e));
+          assert.equal(e.code, 'E_PKG_HASH');
+          assert.match(e.hint ?? '', /download it again/);
+          return true;
+        },
+      );
+      writeFileSync(join(work, 'not-gzip.tar.gz'), 'not an archive');
+      await assert.rejects(
+        pool.extract(
+          join(work, 'not-gzip.tar.gz'),
+          join(work, 'out-junk'),
+          'pkg junk',
+          '0'.repeat(64) as Sha256,
+        ),
+        (e) => isAppError(e) && e.code === 'E_ARCHIVE_CORRUPT',
+      );
+      const ok = await archive('after', { 'y.txt': 'y\n' });
+      assert.equal(
+        (await pool.extract(ok.file, join(work, 'out-after'), 'pkg after', ok.sha)).length > 0,
+        true,
+      );
+    } finally {
+      await pool.close();
+    }
+  });
+});
