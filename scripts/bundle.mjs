@@ -42,11 +42,11 @@ const bundled = (out.outputFiles[0]?.text ?? '').replace(/^#!.*\n/, '');
 const dynamic = bundled.split('\n').findIndex((l) => /\bimport\(/.test(l));
 if (dynamic >= 0)
   throw new Error(`dist/ferry-core.cjs:${dynamic + 1}: import() in the bundle; use a static import`);
-// Built-in modules most commands never use load on first use, not at start: about 7 ms of crypto and 6 ms of
-// child_process, http, zlib and readline at every start, before anything runs. esbuild reads a named import as a
+// Built-in modules most commands never use load on first use, not at start: about 7 ms of crypto, 6 ms of
+// child_process, http, zlib and readline, and 4 ms of streams at every start, before anything runs. esbuild reads a named import as a
 // property of `var import_x = require("node:x")`, so a proxy that requires on the first property read is enough.
 const LAZY =
-  /^var (import_\w+) = require\("(node:(?:crypto|child_process|http|zlib|readline\/promises))"\);$/gm;
+  /^var (import_\w+) = require\("(node:(?:crypto|child_process|http|zlib|readline\/promises|stream|stream\/promises|worker_threads))"\);$/gm;
 let lazy = 0;
 const rewritten = bundled.replace(LAZY, (_, name, id) => {
   lazy++;
