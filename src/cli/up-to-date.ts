@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { hostPlatform } from '../build/index.js';
 import { buildId } from '../core/index.js';
 import { hashedLocalPaths } from '../fetch/index.js';
@@ -90,7 +90,7 @@ export function noteSources(witness: Witness, plan: Plan): void {
     for (const path of hashedLocalPaths(node.recipe)) witness.noteTree(path);
 }
 
-/** After an install or remove that succeeded: what it read, for the next one. Best effort: a cache. */
+/** After an install or remove that succeeded: what it read, for the next one. Best effort: a cache. Call with the profile lock held. */
 export async function record(
   app: App,
   profile: Profile,
@@ -112,6 +112,9 @@ export async function record(
   const file = recordFile(app, profile);
   try {
     await mkdir(dirname(file), { recursive: true });
+    // A write killed half-way left its temporary file; this profile's are ours to remove (under its lock).
+    const stale = `.tmp-${basename(file)}-`;
+    for (const f of await readdir(dirname(file))) if (f.startsWith(stale)) await rm(join(dirname(file), f));
     await writeFileAtomic(file, `${JSON.stringify(rec)}\n`);
   } catch {
     // A read-only root only costs the shortcut.
