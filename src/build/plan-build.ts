@@ -54,7 +54,7 @@ export async function buildPlan(
     return id;
   };
   const suggest = suggester(opts.index);
-  const absent = new Set(await store.missing(ids.values()));
+  const absent = new Set(store.missing(ids.values()));
   const keys = neededKeys(plan, (k) => !absent.has(idOf(k)));
   const results = await runDag(
     keys,

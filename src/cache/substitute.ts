@@ -106,7 +106,7 @@ export async function substitute(
   wanted: readonly StoreId[],
   opts: SubstituteOptions,
 ): Promise<SubstituteResult> {
-  const need = await store.missing(wanted);
+  const need = store.missing(wanted);
   if (need.length === 0 || urls.length === 0) return { installed: [], missing: need };
   const caches = await openAll(store, urls, opts);
   const found = await findAll(store, caches, need, opts);

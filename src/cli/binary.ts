@@ -212,7 +212,7 @@ export async function substitutePlan(
     .map((k) => ids.get(k))
     .filter((id): id is StoreId => id !== undefined);
   // The common case, everything present, reads no configuration and no key.
-  if ((await store.missing(wanted)).length === 0) return { installed: [], missing: [] };
+  if (store.missing(wanted).length === 0) return { installed: [], missing: [] };
   const config = await readConfig(app.ctx.rootDir);
   const urls = await substitutersFor(app, config);
   if (urls.length === 0) return substitute(store, [], wanted, SKIP);

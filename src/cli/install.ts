@@ -71,7 +71,7 @@ export async function buildResolved(app: App, plan: Plan) {
       hint: 'push them from a machine that built them (ferry cache push), or drop --no-build to build here',
     });
   // Probing the sandbox starts a process: only worth it when something is left to build.
-  const toBuild = (await store.missing(ids.values())).length > 0;
+  const toBuild = store.missing(ids.values()).length > 0;
   const report = await buildPlan(app.ctx, store, realised, {
     sandbox: toBuild ? await app.sandbox() : new NoSandbox(),
     jobs: defaultJobs(),

@@ -66,7 +66,7 @@ export async function unchanged(
   const { changed, checked } = recheck(rec.read);
   if (changed !== undefined) return;
   const store = await app.store();
-  if ((await store.missing(before.packages.map((p) => p.storeId))).length > 0) return;
+  if (store.missing(before.packages.map((p) => p.storeId)).length > 0) return;
   const build: BuildResult = {
     requested: rec.requested,
     built: rec.built.map((b) => ({ ...b, status: 'present' })),

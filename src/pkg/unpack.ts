@@ -110,7 +110,7 @@ export async function stagePackage(
     const moved = await relocateInto(tmp, m, files, store.rootDir);
     const commit = async () => {
       try {
-        const absent = await store.missing(m.references.filter((r) => r !== m.id));
+        const absent = store.missing(m.references.filter((r) => r !== m.id));
         if (absent[0] !== undefined)
           throw new AppError('E_STORE_PATH', `${what} needs ${absent[0]}, which is not in the store`, {
             hint: 'install its dependencies first (a cache install does this in order)',

@@ -139,8 +139,8 @@ function procStat(pid: number): { state: string; start: string } | undefined {
   }
 }
 
-// Names for this process's temporary lock entries: the pid is in the name, so unique within the process is
-// enough, and no cryptographic source is loaded for them (node:crypto costs milliseconds at a cold start).
+// Names for a stale lock moved aside: the pid is in the name, so unique within the process is enough, and no
+// cryptographic source is loaded for them (node:crypto costs milliseconds at a cold start).
 let counter = 0;
 function unique(): string {
   return `${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`;

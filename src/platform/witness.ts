@@ -58,10 +58,6 @@ export class Witness {
     if (this.seen.get(root)?.startsWith('d:') === true) visit(root);
   }
 
-  get size(): number {
-    return this.seen.size;
-  }
-
   /** [path, signature, followed] for each path looked at, in the order of the looks. */
   entries(): WitnessEntry[] {
     return [...this.seen].map(([path, sig]) => [path, sig, this.followed.has(path)]);
