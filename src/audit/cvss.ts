@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Severity } from './types.js';
 
 const WEIGHTS = {
@@ -49,6 +50,70 @@ export function cvss3BaseScore(vector: string): number | undefined {
     : roundUp(Math.min(impact + exploitability, 10));
 }
 
+/** CVSS v4.0's base metrics and their values, in the specification's order. */
+const V4_BASE: Readonly<Record<string, string>> = {
+  AV: 'NALP',
+  AC: 'LH',
+  AT: 'NP',
+  PR: 'NLH',
+  UI: 'NPA',
+  VC: 'HLN',
+  VI: 'HLN',
+  VA: 'HLN',
+  SC: 'HLN',
+  SI: 'HLN',
+  SA: 'HLN',
+};
+
+/** The threat, environmental and supplemental metrics a v4.0 vector may also carry; they do not change the base. */
+const V4_OTHER = new Set('E CR IR AR MAV MAC MAT MPR MUI MVC MVI MVA MSC MSI MSA S AU R V RE U'.split(' '));
+
+interface Cvss4Library {
+  Cvss4P0: new (vector: string) => { calculateScores(): { overall: number } };
+}
+
+let cvss4Library: Cvss4Library | undefined;
+const cvss4Scores = new Map<string, number>();
+
+/**
+ * The base score (CVSS-B, 0.0–10.0) of a CVSS v4.0 vector; undefined unless every base metric is present once
+ * with a valid value. Threat and environmental metrics are dropped, as for v3: advisories publish base scores.
+ * v4.0 scores come from the specification's table of macrovector scores and an interpolation between them, which
+ * `ae-cvss-calculator` implements with the reference calculator's rounding; it is loaded on the first v4 vector,
+ * and scores are kept per vector because an advisory database repeats a few hundred vectors thousands of times.
+ */
+export function cvss4BaseScore(vector: string): number | undefined {
+  const base = cvss4Base(vector);
+  if (base === undefined) return undefined;
+  let score = cvss4Scores.get(base);
+  if (score === undefined) {
+    cvss4Library ??= createRequire(import.meta.url)('ae-cvss-calculator') as Cvss4Library;
+    score = new cvss4Library.Cvss4P0(base).calculateScores().overall;
+    cvss4Scores.set(base, score);
+  }
+  return score;
+}
+
+/** The vector reduced to its base metrics in canonical order, or undefined when it is not a valid v4.0 vector. */
+function cvss4Base(vector: string): string | undefined {
+  const parts = vector.trim().split('/');
+  if (parts.shift() !== 'CVSS:4.0') return undefined;
+  const m = new Map<string, string>();
+  for (const p of parts) {
+    const [k, v, ...extra] = p.split(':');
+    if (k === undefined || !v || extra.length > 0 || m.has(k)) return undefined;
+    if (!(k in V4_BASE) && !V4_OTHER.has(k)) return undefined;
+    m.set(k, v);
+  }
+  const out = ['CVSS:4.0'];
+  for (const [k, values] of Object.entries(V4_BASE)) {
+    const v = m.get(k);
+    if (v?.length !== 1 || !values.includes(v)) return undefined;
+    out.push(`${k}:${v}`);
+  }
+  return out.join('/');
+}
+
 /** CVSS v3.1 Appendix A: the smallest one-decimal number ≥ x, immune to floating-point noise. */
 function roundUp31(x: number): number {
   const n = Math.round(x * 100000);
@@ -59,7 +124,7 @@ function roundUp30(x: number): number {
   return Math.ceil(x * 10) / 10;
 }
 
-/** The qualitative rating of a CVSS v3 score: 0 none (reported as low), 0.1–3.9 low, 4–6.9 medium, 7–8.9 high, 9+ critical. */
+/** The qualitative rating of a CVSS v3 or v4 score: 0 none (reported as low), 0.1–3.9 low, 4–6.9 medium, 7–8.9 high, 9+ critical. */
 export function severityOfScore(score: number): Severity {
   if (score >= 9) return 'critical';
   if (score >= 7) return 'high';

@@ -1,6 +1,6 @@
 import { AppError } from '../core/index.js';
 import { compareVersions } from '../version/index.js';
-import { cvss3BaseScore, severityOfScore, severityOfWord } from './cvss.js';
+import { cvss3BaseScore, cvss4BaseScore, severityOfScore, severityOfWord } from './cvss.js';
 import type { Advisory, AffectedRule, OsvEvent, OsvRange, Severity } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -106,15 +106,19 @@ function readEvent(e: unknown): OsvEvent[] {
   return [];
 }
 
-/** The strongest statement about severity: a CVSS v3 vector's score, else a `severity` word. */
+/** The strongest statement about severity: a CVSS v4 vector's score, else a v3 one's, else a `severity` word. */
 function severityOf(
   list: unknown,
   ...specific: unknown[]
 ): { level: Severity; score?: number; vector?: string } {
-  for (const s of Array.isArray(list) ? list : []) {
-    if (!isObject(s) || typeof s.score !== 'string') continue;
-    const score = cvss3BaseScore(s.score);
-    if (score !== undefined) return { level: severityOfScore(score), score, vector: s.score };
+  const vectors = (Array.isArray(list) ? list : []).flatMap((s) =>
+    isObject(s) && typeof s.score === 'string' ? [s.score] : [],
+  );
+  for (const scoreOf of [cvss4BaseScore, cvss3BaseScore]) {
+    for (const vector of vectors) {
+      const score = scoreOf(vector);
+      if (score !== undefined) return { level: severityOfScore(score), score, vector };
+    }
   }
   for (const t of specific) {
     if (!isObject(t)) continue;

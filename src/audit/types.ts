@@ -1,4 +1,4 @@
-/** How bad a finding is: from a CVSS v3 base score when the advisory has a vector, else the database's word. */
+/** How bad a finding is: from a CVSS v4 or v3 base score when the advisory has a vector, else the database's word. */
 export const severities = ['unknown', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof severities)[number];
 

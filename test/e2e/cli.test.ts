@@ -141,5 +141,33 @@ describe('the command line', () => {
     const again = await runCli([bundle, '--root', root, 'install', 'zlib', '--offline'], env);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /nothing to do/);
+    // CVSS v4 scoring loads its library from the bundle's node_modules on first use.
+    const advisory = join(sb.dir, 'v4.json');
+    await fs.writeFile(
+      advisory,
+      JSON.stringify({
+        schema_version: '1.6.0',
+        id: 'TEST-V4-1',
+        modified: '2025-01-01T00:00:00Z',
+        severity: [
+          { type: 'CVSS_V4', score: 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N' },
+        ],
+        affected: [
+          {
+            package: { ecosystem: 'Debian', name: 'zlib' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }],
+          },
+        ],
+      }),
+    );
+    const audit = await runCli([bundle, '--root', root, 'audit', '--advisories', advisory, '--json'], env);
+    assert.equal(audit.code, 1, audit.stderr);
+    const findings = (
+      JSON.parse(audit.stdout) as { findings: { id: string; severity: string; score: number }[] }
+    ).findings;
+    assert.deepEqual(
+      findings.map((f) => [f.id, f.severity, f.score]),
+      [['TEST-V4-1', 'critical', 9.3]],
+    );
   });
 });
