@@ -55,7 +55,12 @@ test('the [audit] table is validated with positions', () => {
     () => readAuditConfig({ ignore: [{ id: 'A', until: '2026-01-01' }] }, text, 'f'),
     /reason: expected a non-empty string/,
   );
-  assert.deepEqual(readAuditConfig(undefined, '', 'f'), { sources: [], ignores: [] });
+  assert.deepEqual(readAuditConfig(undefined, '', 'f'), { sources: [], keys: [], ignores: [] });
+  assert.deepEqual(readAuditConfig({ keys: ['k.asc'] }, '[audit]\nkeys = ["k.asc"]\n', 'f').keys, ['k.asc']);
+  assert.throws(
+    () => readAuditConfig({ keys: 'k.asc' }, '[audit]\nkeys = "k.asc"\n', 'f'),
+    /f:2:\d+: field audit\.keys: expected a list of paths of OpenPGP public keys/,
+  );
   assert.deepEqual(
     [isIsoDate('2024-02-29'), isIsoDate('2023-02-29'), isIsoDate('2024-1-01'), isIsoDate('x')],
     [true, false, false, false],

@@ -6,10 +6,12 @@ import type { Ignore } from './types.js';
 export interface AuditConfig {
   /** Files, directories or http(s) URLs of advisories; relative paths are relative to ferry.toml. */
   readonly sources: readonly string[];
+  /** OpenPGP public key files (relative to ferry.toml) that must have signed every pkg-vulnerabilities file. */
+  readonly keys: readonly string[];
   readonly ignores: readonly Ignore[];
 }
 
-const KEYS = ['sources', 'ignore'];
+const KEYS = ['sources', 'keys', 'ignore'];
 const IGNORE_KEYS = ['id', 'reason', 'until'];
 const DATE_RE = /^(\d{4})-(\d\d)-(\d\d)$/;
 
@@ -34,7 +36,7 @@ export function readAuditConfig(value: unknown, text: string, file: string): Aud
       },
     );
   };
-  if (value === undefined) return { sources: [], ignores: [] };
+  if (value === undefined) return { sources: [], keys: [], ignores: [] };
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return fail(['audit'], 'expected a table', 'write [audit]');
   const t = value as Record<string, unknown>;
@@ -46,6 +48,13 @@ export function readAuditConfig(value: unknown, text: string, file: string): Aud
       ['audit', 'sources'],
       'expected a list of paths or URLs',
       'e.g. sources = ["advisories/", "https://…/all.zip"]',
+    );
+  const keys = t.keys ?? [];
+  if (!Array.isArray(keys) || keys.some((s) => typeof s !== 'string'))
+    fail(
+      ['audit', 'keys'],
+      'expected a list of paths of OpenPGP public keys',
+      'e.g. keys = ["keys/pkgsrc-security.asc"]',
     );
   const list = t.ignore ?? [];
   if (!Array.isArray(list))
@@ -78,7 +87,7 @@ export function readAuditConfig(value: unknown, text: string, file: string): Aud
       fail([...path, 'until'], `"${until}" is not a date YYYY-MM-DD`, 'e.g. until = "2027-01-01"');
     return { id: str('id'), reason: str('reason'), until };
   });
-  return { sources: sources as string[], ignores };
+  return { sources: sources as string[], keys: keys as string[], ignores };
 }
 
 /**

@@ -2,7 +2,8 @@ import * as fs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AppError, isErrno } from '../core/index.js';
 import { readOsvDocument } from './osv.js';
-import { looksLikePkgVulnerabilities, parsePkgVulnerabilities } from './pkgsrc.js';
+import { verifyClearsigned } from './pgp.js';
+import { looksLikePkgVulnerabilities, parsePkgVulnerabilities, type PkgVulnerabilities } from './pkgsrc.js';
 import type { Advisory } from './types.js';
 import { isZip, readZip } from './zip.js';
 
@@ -15,6 +16,16 @@ export interface SourceInfo {
   readonly newest?: string;
   /** `#CHECKSUM` algorithms that verified (pkg-vulnerabilities). */
   readonly verified: readonly string[];
+  /** Fingerprints of the keys whose PGP signatures verified (pkg-vulnerabilities, when keys were given). */
+  readonly signedBy?: readonly string[];
+}
+
+export interface LoadOptions {
+  /**
+   * OpenPGP public key files. When given, every pkg-vulnerabilities file must be clearsigned by one of them
+   * (checked with gpgv), else E_ADVISORY_SIGNATURE; without them a signature is reported as not verified.
+   */
+  readonly keys?: readonly string[];
 }
 
 export interface LoadedAdvisories {
@@ -29,12 +40,23 @@ export interface LoadedAdvisories {
  * directory is walked recursively: `*.json` must be OSV, `*.zip` are read, other files are used when they look
  * like pkg-vulnerabilities; names starting with `.` are skipped.
  */
-export async function loadAdvisories(paths: readonly string[]): Promise<LoadedAdvisories> {
+export async function loadAdvisories(
+  paths: readonly string[],
+  options: LoadOptions = {},
+): Promise<LoadedAdvisories> {
   const advisories: Advisory[] = [];
   const sources: SourceInfo[] = [];
   const notes: string[] = [];
   for (const path of paths) {
-    const acc: Acc = { advisories: [], formats: new Set(), verified: [], notes, yaml: 0 };
+    const acc: Acc = {
+      advisories: [],
+      formats: new Set(),
+      verified: [],
+      signedBy: [],
+      keys: options.keys ?? [],
+      notes,
+      yaml: 0,
+    };
     let st;
     try {
       st = await fs.stat(path);
@@ -56,6 +78,7 @@ export async function loadAdvisories(paths: readonly string[]): Promise<LoadedAd
       advisories: acc.advisories.length,
       ...(newest === undefined ? {} : { newest }),
       verified: acc.verified,
+      ...(acc.signedBy.length === 0 ? {} : { signedBy: [...new Set(acc.signedBy)] }),
     });
   }
   return { advisories, sources, notes };
@@ -65,6 +88,8 @@ interface Acc {
   advisories: Advisory[];
   formats: Set<'osv' | 'pkg-vulnerabilities'>;
   verified: string[];
+  signedBy: string[];
+  keys: readonly string[];
   notes: string[];
   yaml: number;
   newest?: string;
@@ -109,6 +134,8 @@ async function readFile(path: string, acc: Acc, explicit: boolean): Promise<void
   }
   if (looksLikePkgVulnerabilities(text)) {
     const r = parsePkgVulnerabilities(text, path);
+    const signer = checkSignature(data, r, path, acc);
+    if (signer !== undefined) acc.signedBy.push(signer);
     acc.advisories.push(...r.advisories);
     acc.formats.add('pkg-vulnerabilities');
     acc.verified.push(...r.verified);
@@ -125,6 +152,32 @@ async function readFile(path: string, acc: Acc, explicit: boolean): Promise<void
         details: { file: path },
       },
     );
+}
+
+/**
+ * With keys: the file must be clearsigned by one of them, and the text gpgv says was signed must be the text
+ * that was parsed (so nothing outside the signed part is used). Without keys, a signature is only mentioned.
+ */
+function checkSignature(data: Buffer, r: PkgVulnerabilities, path: string, acc: Acc): string | undefined {
+  if (acc.keys.length === 0) {
+    if (r.signedText !== undefined)
+      acc.notes.push(
+        `${path}: PGP signature not verified (ferry checked the #CHECKSUM lines; give the signer's key with --advisories-key FILE or [audit] keys to verify it)`,
+      );
+    return undefined;
+  }
+  if (r.signedText === undefined)
+    throw new AppError('E_ADVISORY_SIGNATURE', `${path} is not PGP-signed, and advisory keys were given`, {
+      hint: 'fetch the signed file (pkgsrc publishes pkg-vulnerabilities clearsigned), or drop the keys to use it unsigned',
+      details: { file: path },
+    });
+  const v = verifyClearsigned(data, acc.keys, path);
+  if (v.plaintext !== r.signedText)
+    throw new AppError('E_ADVISORY_SIGNATURE', `${path}: the signed text is not the text ferry read`, {
+      hint: 'the file has content outside its signed part; fetch it again from its publisher',
+      details: { file: path },
+    });
+  return v.fingerprint;
 }
 
 function parseJson(text: string, source: string): unknown {

@@ -9,8 +9,13 @@ export interface PkgVulnerabilities {
   readonly date?: string;
   /** Hash algorithms whose `#CHECKSUM` line verified. */
   readonly verified: readonly string[];
-  /** Things the reader wants said (no checksum, signature not checked). */
+  /** Things the reader wants said (no checksum). */
   readonly notes: readonly string[];
+  /**
+   * For a clearsigned file, the text its signature covers, as gpgv outputs it (dash-escapes removed, trailing
+   * blanks dropped, every line ending in a newline), so a verifier can prove that what was read is what was signed.
+   */
+  readonly signedText?: string;
 }
 
 const PGP_START = '-----BEGIN PGP SIGNED MESSAGE-----';
@@ -28,7 +33,7 @@ export function looksLikePkgVulnerabilities(text: string): boolean {
  * a newline, `#FORMAT 1.1.0` before the first entry, entries `PATTERN TYPE URL`. Every `#CHECKSUM ALG HEX` line
  * is verified as pkg_install does (hash of every line, newline included, except empty lines and those starting
  * with `-----BEGIN`, `Hash:`, `# $NetBSD` or `#CHECKSUM`, up to a line starting with `Version:`); a mismatch is
- * E_ADVISORY_CHECKSUM. The PGP signature is not verified (a note says so). `eol` entries (end of life, not a
+ * E_ADVISORY_CHECKSUM. The PGP signature is left to the caller (see `signedText`). `eol` entries (end of life, not a
  * vulnerability) are skipped unless `includeEol`. `text` is the file decoded as latin1, so hashes see its bytes.
  */
 export function parsePkgVulnerabilities(
@@ -54,7 +59,7 @@ export function parsePkgVulnerabilities(
   }
   const verified = verifyChecksums(text, lines, file);
   if (verified.length === 0) notes.push(`${file}: no #CHECKSUM line; its integrity was not checked`);
-  if (signed) notes.push(`${file}: PGP signature not verified (ferry checks the #CHECKSUM lines only)`);
+  const bodyStart = i;
   let format: string | undefined;
   let revision: string | undefined;
   let date: string | undefined;
@@ -93,11 +98,17 @@ export function parsePkgVulnerabilities(
   if (format === undefined) bad(lines.length, 'no "#FORMAT 1.1.0" line');
   return {
     advisories,
+    ...(signed ? { signedText: clearsignedText(lines.slice(bodyStart, i)) } : {}),
     ...(revision === undefined ? {} : { revision }),
     ...(date === undefined ? {} : { date }),
     verified,
     notes,
   };
+}
+
+/** The cleartext of a clearsigned message's body lines, as OpenPGP defines what the signature covers. */
+function clearsignedText(body: readonly string[]): string {
+  return body.map((l) => `${(l.startsWith('- ') ? l.slice(2) : l).replace(/[ \t]+$/, '')}\n`).join('');
 }
 
 /** Checks every `#CHECKSUM` line; returns the algorithms that verified, throws on a mismatch. */

@@ -43,6 +43,13 @@ const ADVISORIES_OPT = {
   help: 'OSV JSON (file, directory or zip) or pkg-vulnerabilities, detected by content (repeatable; default: fetched copies and ferry.toml [audit] sources)',
 };
 
+const KEY_OPT = {
+  name: 'advisories-key',
+  value: 'FILE',
+  repeatable: true,
+  help: 'an OpenPGP public key (armored or binary) that must have signed every pkg-vulnerabilities file, checked with gpgv (repeatable; default: ferry.toml [audit] keys)',
+};
+
 export const AUDIT_COMMANDS: readonly CommandSpec[] = [
   {
     words: ['audit'],
@@ -50,7 +57,7 @@ export const AUDIT_COMMANDS: readonly CommandSpec[] = [
       'ferry audit [--profile P…|--lock] [--advisories PATH…] [--fail-on SEVERITY]   |   ferry audit --ignore ID --reason TEXT --until YYYY-MM-DD',
     summary: 'list installed (or locked) packages with known vulnerabilities',
     description:
-      'Matches the current generation of each profile (default "default"), or every profile of ferry.lock with --lock, against OSV records and pkgsrc pkg-vulnerabilities. Each finding gives package, version, advisory, severity (from CVSS v3 when present), the fixed version if known, and where it is. Exit status 1 when a finding is at or above --fail-on (low, medium, high, critical; default any). With --ignore, records an accepted risk in ferry.toml [audit] ignore; it stops applying after --until. Works offline from the copies `ferry audit fetch` made, and says how old they are.',
+      'Matches the current generation of each profile (default "default"), or every profile of ferry.lock with --lock, against OSV records and pkgsrc pkg-vulnerabilities. Each finding gives package, version, advisory, severity (from a CVSS v4.0 or v3.x vector when present), the fixed version if known, and where it is. Exit status 1 when a finding is at or above --fail-on (low, medium, high, critical; default any). With --ignore, records an accepted risk in ferry.toml [audit] ignore; it stops applying after --until. Works offline from the copies `ferry audit fetch` made, and says how old they are. pkg-vulnerabilities checksums are always verified; with --advisories-key (or ferry.toml [audit] keys) its PGP signature must verify too.',
     options: [
       {
         name: 'profile',
@@ -67,6 +74,7 @@ export const AUDIT_COMMANDS: readonly CommandSpec[] = [
       },
       MANIFEST_OPT,
       ADVISORIES_OPT,
+      KEY_OPT,
       {
         name: 'fail-on',
         value: 'SEVERITY',
@@ -91,7 +99,7 @@ export const AUDIT_COMMANDS: readonly CommandSpec[] = [
     summary: 'copy advisories into <root>/var/advisories for offline audits',
     description:
       'Without arguments fetches ferry.toml [audit] sources. Each source (an http(s) URL, a file or a directory) is read and checked first, then replaces its previous copy atomically, with the time it was fetched.',
-    options: [MANIFEST_OPT],
+    options: [MANIFEST_OPT, KEY_OPT],
     run: async (app, args) => {
       const r = await fetchCommand(app, args);
       return {
@@ -168,7 +176,7 @@ export async function auditCommand(app: App): Promise<AuditReport> {
     : { ...(lock ? lockPackages(app) : await profilePackages(app)), unreachable: [] };
   const withAliases = packages.map((p) => addAliases(p, recipeIndex));
   const { paths, fetched } = await advisoryPaths(app, project);
-  const loaded = await loadAdvisories(paths);
+  const loaded = await loadAdvisories(paths, { keys: advisoryKeys(app, project) });
   const now = Date.now();
   const sources = loaded.sources.map((s) => {
     const at = fetched.get(s.path);
@@ -259,6 +267,13 @@ function advisoriesDir(app: App): string {
   return join(app.ctx.rootDir, 'var', 'advisories');
 }
 
+/** --advisories-key; else ferry.toml's `[audit] keys`, relative to the file. */
+function advisoryKeys(app: App, project: ProjectAudit | undefined): string[] {
+  const given = listOption(app.options, 'advisories-key');
+  if (given.length > 0) return given.map((p) => resolvePath(p));
+  return (project?.config.keys ?? []).map((k) => resolvePath(dirname(project?.file ?? ''), k));
+}
+
 /** --advisories; else fetched copies plus ferry.toml's local sources. Fetched copies carry their fetch time. */
 async function advisoryPaths(
   app: App,
@@ -346,10 +361,7 @@ function auditOutcome(r: AuditReport): Outcome {
       `ignored: ${i.finding.name} ${i.finding.version} ${i.finding.id} until ${i.until} (${i.reason})`,
     );
   for (const e of r.expiredIgnores) text.push(`expired ignore: ${e.id} (until ${e.until}) no longer applies`);
-  for (const s of r.sources)
-    text.push(
-      `advisories: ${s.path}: ${s.advisories} (${s.formats.join(', ') || 'none'}${s.verified.length > 0 ? `, checksum ${s.verified.join('+')} ok` : ''}${s.newest === undefined ? '' : `, newest ${s.newest}`}${s.fetchedAt === undefined ? '' : `, fetched ${s.fetchedAt.slice(0, 10)}, ${s.ageDays ?? 0} day(s) ago`})`,
-    );
+  for (const s of r.sources) text.push(sourceLine(s));
   for (const n of r.notes) text.push(`note: ${n}`);
   if (r.unevaluable.length > 0)
     text.push(
@@ -389,8 +401,9 @@ async function recordIgnore(app: App): Promise<Outcome> {
 
 async function fetchCommand(app: App, args: readonly string[]) {
   let sources = [...args];
+  const project = readProjectAudit(app, false);
+  const keys = advisoryKeys(app, project);
   if (sources.length === 0) {
-    const project = readProjectAudit(app, false);
     sources = (project?.config.sources ?? []).map((s) =>
       isUrl(s) ? s : resolvePath(dirname(project?.file ?? ''), s),
     );
@@ -398,11 +411,11 @@ async function fetchCommand(app: App, args: readonly string[]) {
       throw usage('nothing to fetch: give a URL or PATH, or list sources in ferry.toml [audit] sources');
   }
   const fetched = [];
-  for (const s of sources) fetched.push(await fetchOne(app, isUrl(s) ? s : resolvePath(s)));
+  for (const s of sources) fetched.push(await fetchOne(app, isUrl(s) ? s : resolvePath(s), keys));
   return { fetched };
 }
 
-async function fetchOne(app: App, source: string) {
+async function fetchOne(app: App, source: string, keys: readonly string[]) {
   const base = advisoriesDir(app);
   await fs.mkdir(base, { recursive: true });
   const slug = `${basename(source.replace(/[?#].*$/, '').replace(/\/+$/, '')).replace(/[^A-Za-z0-9._-]/g, '_') || 'advisories'}-${createHash('sha256').update(source).digest('hex').slice(0, 8)}`;
@@ -440,7 +453,7 @@ async function fetchOne(app: App, source: string) {
       if (st.isDirectory()) await fs.cp(source, join(tmp, 'data'), { recursive: true });
       else await fs.copyFile(source, join(tmp, basename(source)));
     }
-    const loaded = await loadAdvisories([tmp]);
+    const loaded = await loadAdvisories([tmp], { keys });
     const meta: FetchMeta = {
       formatVersion: FETCH_FORMAT_VERSION,
       source,
@@ -531,14 +544,17 @@ type PackageVersions = readonly { name: string; version: string }[];
 export async function advisoryComparer(
   app: App,
 ): Promise<((before: PackageVersions, after: PackageVersions) => AdvisoryChanges) | undefined> {
+  const project = readProjectAudit(app, false);
   let paths: string[];
   try {
-    paths = (await advisoryPaths(app, readProjectAudit(app, false))).paths;
+    paths = (await advisoryPaths(app, project)).paths;
   } catch (e) {
     if (isAppError(e) && e.code === 'E_ADVISORY_MISSING') return undefined;
     throw e;
   }
-  const index = indexAdvisories((await loadAdvisories(paths)).advisories);
+  const index = indexAdvisories(
+    (await loadAdvisories(paths, { keys: advisoryKeys(app, project) })).advisories,
+  );
   const run = (pkgs: PackageVersions) =>
     audit(
       pkgs.map((p) => addAliases({ name: p.name, version: p.version, where: [] }, app.index())),
@@ -553,4 +569,15 @@ export async function advisoryChanges(
   after: PackageVersions,
 ): Promise<AdvisoryChanges | undefined> {
   return (await advisoryComparer(app))?.(before, after);
+}
+
+/** One advisory source as the text report shows it: what it holds, what was verified, how old it is. */
+function sourceLine(s: AuditReport['sources'][number]): string {
+  const facts = [s.formats.join(', ') || 'none'];
+  if (s.verified.length > 0) facts.push(`checksum ${s.verified.join('+')} ok`);
+  for (const f of s.signedBy ?? []) facts.push(`PGP signature by ${f} ok`);
+  if (s.newest !== undefined) facts.push(`newest ${s.newest}`);
+  if (s.fetchedAt !== undefined)
+    facts.push(`fetched ${s.fetchedAt.slice(0, 10)}, ${s.ageDays ?? 0} day(s) ago`);
+  return `advisories: ${s.path}: ${s.advisories} (${facts.join(', ')})`;
 }

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { examplePorts, makeSandbox, repoDir, type Sandboxed } from '../helpers/cli.js';
+import { editLine, makeSigner, type TestSigner } from '../helpers/gpg.js';
 
 const fixtures = join(repoDir, 'test', 'fixtures', 'audit');
 const require = createRequire(import.meta.url);
@@ -285,5 +286,113 @@ describe('audit and sbom over installed profiles and a lock', () => {
         (x) => x.relationshipType === 'DESCRIBES' && x.relatedSpdxElement === id('hello'),
       ),
     );
+  });
+});
+
+describe('audit: PGP-signed pkg-vulnerabilities, checked with gpgv against the given keys', () => {
+  let sb: Sandboxed;
+  let signer: TestSigner;
+  let stranger: TestSigner;
+  let signed: string;
+  const ports = ['--ports', examplePorts];
+  const auditWith = (file: string, key: string, ...more: string[]) =>
+    sb.ferry([...ports, 'audit', '--profile', 'old', '--advisories', file, '--advisories-key', key, ...more]);
+
+  before(async () => {
+    sb = makeSandbox();
+    const r = await sb.ferry([...ports, 'install', '--profile', 'old', 'hello < 2']);
+    assert.equal(r.code, 0, r.stderr);
+    signer = makeSigner(sb.dir, 'pkgsrc-security');
+    stranger = makeSigner(sb.dir, 'stranger');
+    // The excerpt's checksum covers its entries; the header line it skips lets a test alter signed text only.
+    const plain = join(sb.dir, 'pkg-vulnerabilities');
+    const text = await fs.readFile(join(fixtures, 'pkg-vulnerabilities.excerpt'), 'latin1');
+    await fs.writeFile(
+      plain,
+      text.replace(/^#CHECKSUM.*\n/m, '').replace('zlib<1.1.4\t', 'hello<2.0\t'),
+      'latin1',
+    );
+    signed = join(sb.dir, 'pkg-vulnerabilities.signed');
+    signer.clearsign(plain, signed);
+  });
+  after(async () => {
+    signer.close();
+    stranger.close();
+    await sb.cleanup();
+  });
+
+  test('a file signed by the given key (armored or binary) is used and its signer reported', async () => {
+    for (const key of [signer.armored, signer.binary]) {
+      const r = await auditWith(signed, key, '--json');
+      assert.equal(r.code, 1, r.stderr);
+      const json = JSON.parse(r.stdout) as AuditJson & { sources: { signedBy?: string[] }[] };
+      assert.deepEqual(
+        json.findings.map((f) => `${f.name} ${f.version} ${f.fixed ?? '-'}`),
+        ['hello 1.0 2.0'],
+      );
+      assert.deepEqual(json.sources[0]?.signedBy, [signer.fingerprint]);
+      assert.doesNotMatch(json.notes.join('\n'), /PGP signature not verified/);
+    }
+    const text = await auditWith(signed, signer.armored);
+    assert.match(text.stdout, new RegExp(`PGP signature by ${signer.fingerprint} ok`));
+    const unkeyed = await sb.ferry([...ports, 'audit', '--profile', 'old', '--advisories', signed]);
+    assert.match(unkeyed.stdout, /note: .*PGP signature not verified/);
+  });
+
+  test('an altered signed line, another signer, or no signature is E_ADVISORY_SIGNATURE', async () => {
+    const altered = join(sb.dir, 'altered');
+    await fs.copyFile(signed, altered);
+    editLine(altered, /^# \$NetBSD/, (l) => l.replace('1.3823', '1.9999'));
+    let r = await auditWith(altered, signer.armored);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_ADVISORY_SIGNATURE.*does not match its content/);
+    r = await auditWith(signed, stranger.armored);
+    assert.match(r.stderr, /E_ADVISORY_SIGNATURE.*signed by key \w+, which is not among the given keys/);
+    r = await auditWith(join(fixtures, 'pkg-vulnerabilities.excerpt'), signer.armored);
+    assert.match(r.stderr, /E_ADVISORY_SIGNATURE.*is not PGP-signed/);
+    r = await auditWith(signed, join(sb.dir, 'missing.asc'));
+    assert.match(r.stderr, /E_ADVISORY_SIGNATURE.*missing\.asc does not exist/);
+    r = await auditWith(signed, join(fixtures, 'pkg-vulnerabilities.excerpt'));
+    assert.match(r.stderr, /E_ADVISORY_SIGNATURE.*holds no readable OpenPGP public key/);
+  });
+
+  test('an entry added outside the signed text is never read', async () => {
+    // Lines after the signature block are outside what gpgv checks; ferry stops reading at the signature.
+    const appended = join(sb.dir, 'appended');
+    await fs.writeFile(
+      appended,
+      `${await fs.readFile(signed, 'latin1')}libgreet<9\tremote-code-execution\thttps://example.invalid/x\n`,
+      'latin1',
+    );
+    const r = await auditWith(appended, signer.armored, '--json');
+    const json = JSON.parse(r.stdout) as AuditJson;
+    assert.deepEqual(
+      json.findings.map((f) => f.name),
+      ['hello'],
+    );
+  });
+
+  test('ferry.toml [audit] keys apply to audit and to fetch, which keeps no copy that fails', async () => {
+    const proj = join(sb.dir, 'proj');
+    await fs.mkdir(proj);
+    const manifest = join(proj, 'ferry.toml');
+    await fs.copyFile(signer.armored, join(proj, 'signer.asc'));
+    await fs.writeFile(manifest, '[audit]\nkeys = ["signer.asc"]\n');
+    const altered = join(sb.dir, 'altered-for-fetch');
+    await fs.copyFile(signed, altered);
+    editLine(altered, /^# \$NetBSD/, (l) => `${l} `.replace('tez', 'someone'));
+    const bad = await sb.ferry(['audit', 'fetch', '--manifest', manifest, altered]);
+    assert.match(bad.stderr, /E_ADVISORY_SIGNATURE/);
+    assert.deepEqual(
+      (await fs.readdir(join(sb.root, 'var', 'advisories')).catch(() => [])).filter(
+        (n) => !n.startsWith('.'),
+      ),
+      [],
+    );
+    const ok = await sb.ferry(['audit', 'fetch', '--manifest', manifest, signed]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const r = await sb.ferry([...ports, 'audit', '--profile', 'old', '--manifest', manifest]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /PGP signature by \w+ ok/);
   });
 });
