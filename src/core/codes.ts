@@ -56,7 +56,8 @@ export const codes = {
   E_ADVISORY_FORMAT:
     'an advisory file is neither OSV JSON, a zip of OSV records, nor pkg-vulnerabilities, or is malformed',
   E_ADVISORY_CHECKSUM: 'a pkg-vulnerabilities file does not match its #CHECKSUM line',
-  E_ADVISORY_SIGNATURE: "a pkg-vulnerabilities file's PGP signature is missing or does not verify with the given keys",
+  E_ADVISORY_SIGNATURE:
+    "a pkg-vulnerabilities file's PGP signature is missing or does not verify with the given keys",
   E_ADVISORY_MISSING: 'no advisories to audit against, or an advisory source does not exist',
   E_ADVISORY_FETCH: 'advisories could not be downloaded',
   E_FLEET_HOST_UNKNOWN: 'a host or group name matches no host in ferry.toml',
