@@ -3,7 +3,9 @@
 /**
  * Audit benchmark: 500 packages against 10,000 advisories (half OSV records with two ECOSYSTEM intervals and a
  * `versions` list, half pkgsrc patterns: dewey bounds, `{a,b}` alternatives and 2% wildcard names that every
- * package must try), synthetic and seeded, so runs compare. Also loads and audits the real pkgsrc snapshot
+ * package must try), synthetic and seeded, so runs compare. OSV records alternate a CVSS v3.1 vector with one of
+ * 300 distinct CVSS v4.0 vectors (published databases repeat a few hundred vectors), and their parsing, scores
+ * included, is timed. Also loads and audits the real pkgsrc snapshot
  * when /work/shared/data/advisories is present. Not a test: prints figures.
  *
  *   npx tsc -b && node bench/audit.mjs [--packages N] [--advisories N] [--runs N]
@@ -30,33 +32,57 @@ const names = Array.from(
 );
 const ver = () => `${rand(4)}.${rand(20)}.${rand(30)}`;
 
+const V4 = {
+  AV: 'NALP',
+  AC: 'LH',
+  AT: 'NP',
+  PR: 'NLH',
+  UI: 'NPA',
+  VC: 'HLN',
+  VI: 'HLN',
+  VA: 'HLN',
+  SC: 'HLN',
+  SI: 'HLN',
+  SA: 'HLN',
+};
+const v4Vectors = Array.from(
+  { length: 300 },
+  () =>
+    `CVSS:4.0/${Object.entries(V4)
+      .map(([k, v]) => `${k}:${v[rand(v.length)]}`)
+      .join('/')}`,
+);
+const severityFor = (i) =>
+  i % 4 === 0
+    ? { type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }
+    : { type: 'CVSS_V4', score: v4Vectors[rand(v4Vectors.length)] };
+
 const advisories = [];
+let parseMs = 0;
 for (let i = 0; i < nAdvisories; i++) {
   const name = names[rand(names.length)];
   if (i % 2 === 0) {
-    advisories.push(
-      parseOsvRecord(
+    const record = {
+      id: `BENCH-${i}`,
+      modified: '2026-01-01T00:00:00Z',
+      aliases: [`CVE-2026-${i}`],
+      severity: [severityFor(i)],
+      affected: [
         {
-          id: `BENCH-${i}`,
-          modified: '2026-01-01T00:00:00Z',
-          aliases: [`CVE-2026-${i}`],
-          severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
-          affected: [
+          package: { name, ecosystem: 'Debian:12' },
+          ranges: [
             {
-              package: { name, ecosystem: 'Debian:12' },
-              ranges: [
-                {
-                  type: 'ECOSYSTEM',
-                  events: [{ introduced: '0' }, { fixed: ver() }, { introduced: '3.0' }, { fixed: ver() }],
-                },
-              ],
-              versions: [ver(), ver()],
+              type: 'ECOSYSTEM',
+              events: [{ introduced: '0' }, { fixed: ver() }, { introduced: '3.0' }, { fixed: ver() }],
             },
           ],
+          versions: [ver(), ver()],
         },
-        'bench',
-      ),
-    );
+      ],
+    };
+    const t = performance.now();
+    advisories.push(parseOsvRecord(record, 'bench'));
+    parseMs += performance.now() - t;
   } else {
     const pattern =
       i % 100 === 1
@@ -96,6 +122,9 @@ for (let r = 0; r < runs; r++) {
   match.push(tm);
   findings = res.findings.length;
 }
+console.log(
+  `${nAdvisories / 2} OSV records (${v4Vectors.length} distinct CVSS v4.0 vectors) parsed and scored in ${parseMs.toFixed(1)} ms`,
+);
 console.log(
   `${nPackages} packages x ${nAdvisories} advisories: index ${median(idx).toFixed(1)} ms, match ${median(match).toFixed(1)} ms (median of ${runs}), ${findings} findings; node ${process.version}`,
 );
