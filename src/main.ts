@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { writeSync } from 'node:fs';
-import { isAppError, isErrno } from './core/index.js';
+import { isAppError } from './core/index.js';
 import { App } from './cli/app.js';
 import { parseArgs, usage } from './cli/args.js';
 import { COMMANDS } from './cli/commands.js';
 import { commandHelp, mainHelp } from './cli/help.js';
 import { checkRootMoved } from './cli/maintenance.js';
+import { writeErr, writeFd } from './cli/output.js';
 
 const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -26,7 +26,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (parsed.options.help === true || parsed.command.length === 0) {
     if (parsed.command.length === 0 && parsed.positionals.length > 0)
       throw usage(`unknown command "${parsed.positionals[0] ?? ''}"`);
-    emit(`${cmd === undefined ? mainHelp() : commandHelp(cmd)}\n`);
+    writeFd(1, `${cmd === undefined ? mainHelp() : commandHelp(cmd)}\n`);
     return EXIT.ok;
   }
   if (cmd === undefined) throw usage(`unknown command "${parsed.command.join(' ')}"`);
@@ -35,40 +35,24 @@ async function main(argv: readonly string[]): Promise<number> {
   const outcome = await cmd.run(app, parsed.positionals, parsed.rest).finally(() => {
     app.close();
   });
-  if (app.json) emit(`${JSON.stringify(outcome.data, null, 2)}\n`);
-  else if (outcome.text.length > 0) emit(`${outcome.text.join('\n')}\n`);
+  if (app.json) writeFd(1, `${JSON.stringify(outcome.data, null, 2)}\n`);
+  else if (outcome.text.length > 0) writeFd(1, `${outcome.text.join('\n')}\n`);
   return outcome.exitCode;
-}
-
-/**
- * The result on stdout, written straight to the descriptor: setting up process.stdout costs ~4 ms of a no-op's
- * start. A descriptor made non-blocking (EAGAIN) gets the stream, which waits for room; a reader that went away
- * (EPIPE, as `| head` does) gets nothing more.
- */
-function emit(text: string): void {
-  const bytes = Buffer.from(text);
-  let off = 0;
-  try {
-    while (off < bytes.length) off += writeSync(1, bytes, off);
-  } catch (e) {
-    if (isErrno(e, 'EPIPE')) return;
-    if (!isErrno(e, 'EAGAIN')) throw e;
-    process.stdout.write(bytes.subarray(off));
-  }
 }
 
 function report(e: unknown, json: boolean): number {
   if (!isAppError(e)) {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    writeErr(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT.failure;
   }
   if (json) {
-    process.stdout.write(
+    writeFd(
+      1,
       `${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint, ...e.details } }, null, 2)}\n`,
     );
   } else {
-    process.stderr.write(`error [${e.code}]: ${e.message}\n`);
-    if (e.hint !== undefined) process.stderr.write(`  hint: ${e.hint}\n`);
+    writeErr(`error [${e.code}]: ${e.message}\n`);
+    if (e.hint !== undefined) writeErr(`  hint: ${e.hint}\n`);
   }
   return e.code === 'E_USAGE' ? EXIT.usage : EXIT.failure;
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isatty } from 'node:tty';
 import { AppError, type Context, type Reporter } from '../core/index.js';
 import { NoSandbox, probeSandbox, type Sandbox } from '../platform/index.js';
 import { PortsIndex, RecipeCache, type ReadObserver } from '../recipe/index.js';
@@ -101,7 +102,8 @@ function splitPath(v: string | undefined): string[] {
 
 function pickReporter(json: boolean, verbose: boolean, env: NodeJS.ProcessEnv): Reporter {
   if (json) return new JsonReporter();
-  if (process.stderr.isTTY && env.CI === undefined && env.TERM !== 'dumb') return new TtyReporter(verbose);
+  // isatty, not process.stderr.isTTY: making the stream costs a few milliseconds a command need not pay.
+  if (isatty(2) && env.CI === undefined && env.TERM !== 'dumb') return new TtyReporter(verbose);
   return new PlainReporter(verbose);
 }
 

@@ -1,4 +1,5 @@
 import { type Activity, type Code, type Reporter } from '../core/index.js';
+import { writeErr } from './output.js';
 
 /** Plain lines on stderr: for CI logs and pipes. Progress lines are shown only with -v. */
 export class PlainReporter implements Reporter {
@@ -10,37 +11,35 @@ export class PlainReporter implements Reporter {
     this.verbose = verbose;
   }
   info(text: string): void {
-    process.stderr.write(`${text}\n`);
+    writeErr(`${text}\n`);
   }
   warn(code: Code | undefined, text: string): void {
-    process.stderr.write(`warning${code === undefined ? '' : ` [${code}]`}: ${text}\n`);
+    writeErr(`warning${code === undefined ? '' : ` [${code}]`}: ${text}\n`);
   }
   section(title: string): void {
-    process.stderr.write(`== ${title}\n`);
+    writeErr(`== ${title}\n`);
   }
   start(a: Activity): void {
     this.names.set(a.id, a.text);
     this.started.set(a.id, Date.now());
-    process.stderr.write(`${a.kind} ${a.text} …\n`);
+    writeErr(`${a.kind} ${a.text} …\n`);
   }
   /** Every line with -v; otherwise a heartbeat every 20 s, so a long build in CI is visibly alive. */
   progress(id: string, text: string): void {
     const name = this.names.get(id) ?? id;
     if (this.verbose) {
-      process.stderr.write(`  ${name}| ${text}\n`);
+      writeErr(`  ${name}| ${text}\n`);
       return;
     }
     const now = Date.now();
     const start = this.started.get(id) ?? now;
     if (now - (this.lastShown.get(id) ?? start) < 20_000) return;
     this.lastShown.set(id, now);
-    process.stderr.write(
-      `  … ${name} (${Math.round((now - start) / 1000)}s): ${text.trim().slice(0, 100)}\n`,
-    );
+    writeErr(`  … ${name} (${Math.round((now - start) / 1000)}s): ${text.trim().slice(0, 100)}\n`);
   }
   finish(id: string, outcome: 'ok' | 'failed' | 'skipped', text?: string): void {
     const secs = ((Date.now() - (this.started.get(id) ?? Date.now())) / 1000).toFixed(1);
-    process.stderr.write(
+    writeErr(
       `${outcome === 'ok' ? 'done' : outcome} ${this.names.get(id) ?? id} (${secs}s)${text ? `: ${text}` : ''}\n`,
     );
   }
@@ -82,13 +81,13 @@ export class TtyReporter extends PlainReporter {
     this.draw();
   }
   private clear(): void {
-    if (this.drawn > 0) process.stderr.write(`\x1b[${this.drawn}A\x1b[J`);
+    if (this.drawn > 0) writeErr(`\x1b[${this.drawn}A\x1b[J`);
     this.drawn = 0;
   }
   private draw(): void {
     this.last = Date.now();
     const cols = process.stderr.columns || 80;
-    for (const line of this.live.values()) process.stderr.write(`${line.slice(0, cols - 1)}\n`);
+    for (const line of this.live.values()) writeErr(`${line.slice(0, cols - 1)}\n`);
     this.drawn = this.live.size;
   }
 }
@@ -96,7 +95,7 @@ export class TtyReporter extends PlainReporter {
 /** NDJSON events on stderr, for programs watching long work. */
 export class JsonReporter implements Reporter {
   private emit(event: Record<string, unknown>): void {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+    writeErr(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
   }
   info(text: string): void {
     this.emit({ event: 'info', text });

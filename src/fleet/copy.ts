@@ -3,14 +3,12 @@ import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { once } from 'node:events';
-import { createGzip, deflateRawSync, gzipSync, type Gzip } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { AppError, sha256Bytes } from '../core/index.js';
 import { tarPieces, tarSources } from '../pkg/index.js';
 import { removeTree } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store, type StoreId, type StoreMeta } from '../store/index.js';
+import { compressStream, compressTo, endMember, type Codec } from './compress.js';
 import { RECEIVE } from './scripts.js';
 import { runChecked, type Transport } from './transport.js';
 
@@ -33,10 +31,11 @@ export async function prepareOutgoing(
   ids: readonly StoreId[],
   hostRoot: string,
   host: string,
+  readMeta: (id: StoreId) => Promise<StoreMeta> = (id) => store.readMeta(id),
 ): Promise<OutgoingPath[]> {
   const out: OutgoingPath[] = [];
   for (const id of ids) {
-    const meta = await store.readMeta(id);
+    const meta = await readMeta(id);
     const replace = new Map<string, Buffer>();
     const files: Record<string, FileRecord> = { ...meta.files };
     if (meta.embeddedRoot !== hostRoot)
@@ -135,19 +134,20 @@ export class Packer implements AsyncDisposable {
     return new Packer(store, dir, memoryCap);
   }
 
-  /** The packed bytes of a path, made once; asking early lets packing run ahead of the wire. */
-  read(p: OutgoingPath): AsyncGenerator<Buffer> {
-    return this.start(p).read();
+  /** The packed bytes of a path, made once per codec; asking early lets packing run ahead of the wire. */
+  read(p: OutgoingPath, codec: Codec): AsyncGenerator<Buffer> {
+    return this.start(p, codec).read();
   }
 
-  /** Start packing a path (once) without reading it yet. */
-  start(p: OutgoingPath): Pack {
-    let pack = this.packs.get(p.key);
+  /** Start packing a path (once per codec) without reading it yet. */
+  start(p: OutgoingPath, codec: Codec): Pack {
+    const key = `${p.key}.${codec}`;
+    let pack = this.packs.get(key);
     if (pack === undefined) {
       const made = new Pack();
       pack = made;
-      this.packs.set(p.key, made);
-      void this.slot(() => this.write(p, made)).then(
+      this.packs.set(key, made);
+      void this.slot(() => this.write(p, codec, made)).then(
         () => {
           made.finish();
         },
@@ -164,28 +164,30 @@ export class Packer implements AsyncDisposable {
     await removeTree(this.dir);
   }
 
-  private async write(p: OutgoingPath, pack: Pack): Promise<void> {
-    const raw = await incompressibleFiles(this.store.pathOf(p.id), p.meta);
-    const pieces = tarPieces([{ dir: this.store.pathOf(p.id), as: p.id, replace: p.replace }], {
+  private async write(p: OutgoingPath, codec: Codec, pack: Pack): Promise<void> {
+    // Compressing what does not shrink (media, archives, random data) only costs time on both ends; zstd
+    // notices by itself, gzip is told which files to store.
+    const raw = codec === 'gzip' ? await incompressibleFiles(this.store.pathOf(p.id), p.meta) : new Set();
+    const tar = tarPieces([{ dir: this.store.pathOf(p.id), as: p.id, replace: p.replace }], {
       dirs: [],
       files: [{ path: `.meta/${p.id}.json`, data: Buffer.from(`${JSON.stringify(p.meta, null, 1)}\n`) }],
       end: false,
     });
+    const pieces = (async function* () {
+      for await (const piece of tar)
+        yield { data: piece.data, stored: piece.file !== undefined && raw.has(piece.file) };
+    })();
     const spill = this.inMemory + p.bytes > this.memoryCap;
-    const fh = spill ? await fs.open(join(this.dir, `${p.key.replace('@', '-')}.gz`), 'w') : undefined;
+    const file = join(this.dir, `${p.key.replace('@', '-')}.${codec}`);
+    const fh = spill ? await fs.open(file, 'w') : undefined;
     if (!spill) this.inMemory += p.bytes;
-    const members = new MemberWriter(async (chunk) => {
-      if (fh === undefined) pack.append(chunk);
-      else for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
-    });
     try {
-      for await (const piece of pieces)
-        // Compressing what does not shrink (media, archives, random data) only costs time on both ends.
-        await members.write(piece.data, piece.file !== undefined && raw.has(piece.file) ? 0 : 1);
-      await members.finish();
-      if (fh !== undefined) pack.file = join(this.dir, `${p.key.replace('@', '-')}.gz`);
+      await compressTo(codec, pieces, async (chunk) => {
+        if (fh === undefined) pack.append(chunk);
+        else for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
+      });
+      if (fh !== undefined) pack.file = file;
     } finally {
-      members.abort();
       await fh?.close().catch(() => undefined);
     }
   }
@@ -202,55 +204,6 @@ export class Packer implements AsyncDisposable {
   }
 }
 
-// The tar end (two zero blocks) as its own gzip member; made on first use, as nothing else needs zlib at start.
-let endMember: Buffer | undefined;
-const END_MEMBER = (): Buffer => (endMember ??= gzipSync(Buffer.alloc(1024)));
-
-/**
- * A run of gzip members, a new one whenever the level changes (zlib's params() does not change a gzip
- * stream's level in Node here); `gzip -dc` reads them as one stream.
- */
-class MemberWriter {
-  private readonly sink: (chunk: Buffer) => Promise<void>;
-  private gz: Gzip | undefined;
-  private level = -1;
-  private written: Promise<void> = Promise.resolve();
-
-  constructor(sink: (chunk: Buffer) => Promise<void>) {
-    this.sink = sink;
-  }
-
-  async write(data: Buffer, level: number): Promise<void> {
-    let gz = this.gz;
-    if (level !== this.level || gz === undefined) {
-      await this.finish();
-      gz = this.start(level);
-    }
-    if (!gz.write(data)) await Promise.race([once(gz, 'drain'), this.written]);
-  }
-
-  async finish(): Promise<void> {
-    this.gz?.end();
-    this.gz = undefined;
-    await this.written;
-  }
-
-  abort(): void {
-    this.gz?.destroy();
-  }
-
-  private start(level: number): Gzip {
-    const gz = createGzip({ level, chunkSize: 1 << 16 });
-    this.gz = gz;
-    this.level = level;
-    const sink = this.sink;
-    this.written = (async () => {
-      for await (const chunk of gz as AsyncIterable<Buffer>) await sink(chunk);
-    })();
-    this.written.catch(() => undefined);
-    return gz;
-  }
-}
 const SAMPLE = 16 << 10;
 
 /**
@@ -285,6 +238,8 @@ export interface GenerationStage {
 
 export interface SendOptions {
   readonly root: string;
+  /** How the host is sent its data: zstd when both ends have it. */
+  readonly codec: Codec;
   readonly token: string;
   /** Made complete (not current) on the host in the same command as the last batch of paths. */
   readonly generations: readonly GenerationStage[];
@@ -304,7 +259,7 @@ export async function sendPaths(
   paths: readonly OutgoingPath[],
   opts: SendOptions,
 ) {
-  for (const p of paths) packer.start(p);
+  for (const p of paths) packer.start(p, opts.codec);
   const all = batches(paths, opts.batchBytes ?? 32 << 20);
   if (all.length === 0 && opts.generations.length > 0) all.push([]);
   let sent = 0;
@@ -316,8 +271,8 @@ export async function sendPaths(
       t,
       gens.length > 0 ? 'receiving store paths and staging the new generation' : 'receiving store paths',
       RECEIVE,
-      [opts.root, opts.token, spec, ...batch.map((p) => p.id), '--', ...needs],
-      { stdin: batchStream(packer, batch, gens), onStdinBytes: (n) => opts.onBytes?.(sent + n) },
+      [opts.root, opts.token, spec, opts.codec, ...batch.map((p) => p.id), '--', ...needs],
+      { stdin: batchStream(packer, opts.codec, batch, gens), onStdinBytes: (n) => opts.onBytes?.(sent + n) },
     );
     sent += r.bytesIn;
   }
@@ -326,24 +281,17 @@ export async function sendPaths(
 
 async function* batchStream(
   packer: Packer,
+  codec: Codec,
   batch: readonly OutgoingPath[],
   gens: readonly GenerationStage[],
 ): AsyncGenerator<Buffer> {
-  for (const p of batch) yield* packer.read(p);
+  for (const p of batch) yield* packer.read(p, codec);
   if (gens.length > 0) {
     const trees = gens.map((g) => ({ dir: g.tree, as: `.gen-${g.profile}` }));
     const files = gens.map((g) => ({ path: `.gen-${g.profile}/.generation.json`, data: g.manifest }));
-    yield* gzipStream(tarSources(trees, { dirs: [], files, end: false }));
+    yield* compressStream(codec, tarSources(trees, { dirs: [], files, end: false }));
   }
-  yield END_MEMBER();
-}
-
-/** Level 1: on a LAN the wire is faster than stronger compression; binaries still shrink by half or more. */
-export function gzipStream(tar: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  const gz = createGzip({ level: 1, chunkSize: 1 << 16 });
-  // pipeline destroys gz with the tar side's error (a file changed while sent), so the reader sees it.
-  pipeline(Readable.from(tar), gz).catch(() => undefined);
-  return gz;
+  yield endMember(codec);
 }
 
 function batches(paths: readonly OutgoingPath[], limit: number): OutgoingPath[][] {

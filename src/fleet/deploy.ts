@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError, isAppError, type Reporter } from '../core/index.js';
 import { GENERATION_FORMAT_VERSION, linkGeneration, type GenerationManifest } from '../profile/index.js';
 import { removeTree } from '../platform/index.js';
-import type { Store } from '../store/index.js';
+import type { Store, StoreId, StoreMeta } from '../store/index.js';
 import { Packer, prepareOutgoing, sendPaths } from './copy.js';
+import { localZstd, type Codec } from './compress.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
 import { probeHost } from './probe.js';
 import { ACTIVATE, DISCARD } from './scripts.js';
@@ -29,6 +29,8 @@ export interface HostOutcome {
   steps: readonly { profile: string; from: number | undefined; to: number | undefined }[];
   bytesSent: number;
   pathsSent: number;
+  /** How what was sent was compressed (zstd when both ends have it); absent when nothing was sent. */
+  codec?: Codec;
   ms: number;
   /** Nanoseconds each switch took on the host (the rename alone). */
   switchNs: number[];
@@ -77,7 +79,16 @@ export async function deploy(
     await probed;
     const trees = await linkTrees(fc.store, built, genDir);
     const live = sessions.filter((s) => s.outcome.error === undefined);
-    await mapLimit(live, fc.parallel, (s) => guard(fc, s, () => stage(fc, s, built, trees, packer, s.token)));
+    // Store metadata is immutable and every host needs the same: each file is read and checked once.
+    const metas = new Map<StoreId, Promise<StoreMeta>>();
+    const readMeta = (id: StoreId) => {
+      let m = metas.get(id);
+      if (m === undefined) metas.set(id, (m = fc.store.readMeta(id)));
+      return m;
+    };
+    await mapLimit(live, fc.parallel, (s) =>
+      guard(fc, s, () => stage(fc, s, { targets: built, trees, packer, readMeta })),
+    );
     const ready = sessions.filter(
       (s) => s.outcome.error === undefined && s.outcome.steps.some((x) => x.to !== undefined),
     );
@@ -104,10 +115,19 @@ function mark(s: Session, phase: string): void {
   s.outcome.phases[phase] = Math.round(performance.now());
 }
 
+/**
+ * Names this run's scratch files on a host, so concurrent deploys keep apart: unique, not secret (nothing is
+ * authorised by it), so it is made without loading crypto, which would delay the logins by milliseconds.
+ */
+function scratchToken(): string {
+  const rnd = Math.floor(Math.random() * 2 ** 40).toString(36);
+  return `${process.pid.toString(36)}${Date.now().toString(36)}${rnd}`;
+}
+
 function newSession(host: FleetHost): Session {
   return {
     host,
-    token: randomBytes(6).toString('hex'),
+    token: scratchToken(),
     outcome: emptyOutcome(host.name),
     started: Date.now(),
   };
@@ -157,14 +177,16 @@ async function probe(fc: FleetContext, s: Session): Promise<void> {
   mark(s, 'probed');
 }
 
-async function stage(
-  fc: FleetContext,
-  s: Session,
-  targets: ReadonlyMap<string, ProfileTarget>,
-  trees: ReadonlyMap<string, string>,
-  packer: Packer,
-  token: string,
-): Promise<void> {
+interface StageInput {
+  readonly targets: ReadonlyMap<string, ProfileTarget>;
+  readonly trees: ReadonlyMap<string, string>;
+  readonly packer: Packer;
+  readonly readMeta: (id: StoreId) => Promise<StoreMeta>;
+}
+
+async function stage(fc: FleetContext, s: Session, input: StageInput): Promise<void> {
+  const { targets, trees, packer, readMeta } = input;
+  const token = s.token;
   const { host, state } = s;
   const id = `host:${host.name}`;
   const t = await connect(fc, s);
@@ -173,8 +195,8 @@ async function stage(
   s.outcome.plan = plan;
   s.outcome.steps = plan.steps.map((x) => ({ profile: x.profile, from: x.from, to: x.to }));
   const needed = [...new Set(host.profiles.flatMap((p) => targets.get(p)?.closure ?? []))];
-  checkHostPlatform(host.name, state, await Promise.all(needed.map((i) => fc.store.readMeta(i))));
-  const outgoing = await prepareOutgoing(fc.store, plan.missing, host.root, host.name);
+  checkHostPlatform(host.name, state, await Promise.all(needed.map(readMeta)));
+  const outgoing = await prepareOutgoing(fc.store, plan.missing, host.root, host.name, readMeta);
   const total = outgoing.reduce((n, p) => n + p.bytes, 0);
   fc.reporter.progress(id, `sending ${outgoing.length} store path(s), ${formatSize(total)}`);
   const generations = plan.steps.flatMap((step) => {
@@ -193,8 +215,10 @@ async function stage(
   });
   mark(s, 'planned');
   let lastReport = 0;
+  const codec: Codec = state.zstd && localZstd() ? 'zstd' : 'gzip';
   const sent = await sendPaths(t, packer, outgoing, {
     root: host.root,
+    codec,
     token,
     generations,
     onBytes: (n) => {
@@ -206,6 +230,7 @@ async function stage(
     },
   });
   s.outcome.bytesSent = sent.bytes;
+  if (sent.bytes > 0) s.outcome.codec = codec;
   s.outcome.pathsSent = sent.paths;
   mark(s, 'staged');
   const changed = plan.steps.some((x) => x.to !== undefined);

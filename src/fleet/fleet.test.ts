@@ -86,7 +86,7 @@ function state(
           ] as const,
         ],
   );
-  return { os: 'linux', arch: 'x86_64', glibc: '2.36', storeIds: new Set(ids), profiles };
+  return { os: 'linux', arch: 'x86_64', glibc: '2.36', zstd: true, storeIds: new Set(ids), profiles };
 }
 
 test('planHost: sends only what the host lacks; a new generation after the highest; REMOVED in the diff', () => {

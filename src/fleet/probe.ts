@@ -37,7 +37,8 @@ export function parseProbe(text: string, host: string): HostState {
     const key = sp === -1 ? line : line.slice(0, sp);
     const rest = sp === -1 ? '' : line.slice(sp + 1);
     if (key === 'end') complete = true;
-    else if (key === 'os' || key === 'arch' || key === 'glibc') fields.set(key, rest.trim());
+    else if (key === 'os' || key === 'arch' || key === 'glibc' || key === 'zstd')
+      fields.set(key, rest.trim());
     else if (key === 'path') {
       const id = tryParseStoreId(rest);
       if (id !== undefined) storeIds.add(id);
@@ -72,6 +73,7 @@ export function parseProbe(text: string, host: string): HostState {
     os: (fields.get('os') ?? '').toLowerCase(),
     arch: fields.get('arch') ?? '',
     glibc: /(\d+\.\d+)\s*$/.exec(fields.get('glibc') ?? '')?.[1],
+    zstd: fields.get('zstd') === 'yes',
     storeIds,
     profiles: out,
   };

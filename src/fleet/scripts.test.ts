@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { tarPieces } from '../pkg/index.js';
 import { runStreaming } from '../platform/index.js';
+import { compressStream, compressTo, endMember, type Piece } from './compress.js';
 import { ACTIVATE, RECEIVE } from './scripts.js';
 
 // The host side is plain sh: these run the real scripts with the real /bin/sh, tar and gzip on a scratch root.
@@ -21,20 +32,84 @@ function rootWithGenerations(name: string, gens: readonly number[], current: num
   return root;
 }
 
-test('RECEIVE: a stream cut short fails, and nothing becomes visible', async () => {
-  const root = join(base, 'cut');
-  const id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x-1';
-  const whole = gzipSync(Buffer.alloc(300_000, 7));
-  const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, 't1', 'web:1', id, '--'], {
-    stdin: (async function* () {
-      yield await Promise.resolve(whole.subarray(0, whole.length / 2));
-    })(),
+for (const codec of ['gzip', 'zstd'] as const)
+  test(`RECEIVE: a ${codec} stream cut short fails, and nothing becomes visible`, async () => {
+    const root = join(base, `cut-${codec}`);
+    const id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x-1';
+    const whole = Buffer.concat(
+      await collect(
+        compressStream(
+          codec,
+          (async function* () {
+            yield await Promise.resolve(Buffer.alloc(300_000, 7));
+          })(),
+        ),
+      ),
+    );
+    const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, 't1', 'web:1', codec, id, '--'], {
+      stdin: (async function* () {
+        yield await Promise.resolve(whole.subarray(0, whole.length / 2));
+      })(),
+    });
+    assert.notEqual(r.exitCode, 0);
+    assert.match(r.stderr, /gzip|premature|cut short/);
+    assert.ok(!existsSync(join(root, 'store', id)));
+    assert.ok(!existsSync(join(root, 'profiles', 'web.d', '1')));
   });
-  assert.notEqual(r.exitCode, 0);
-  assert.match(r.stderr, /gzip|cut short/);
-  assert.ok(!existsSync(join(root, 'store', id)));
-  assert.ok(!existsSync(join(root, 'profiles', 'web.d', '1')));
+
+test('RECEIVE: store paths packed by either codec, as members or frames in a row, land whole', async () => {
+  const src = join(base, 'src');
+  const ids = ['bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-a-1', 'cccccccccccccccccccccccccccccccc-b-1'];
+  for (const id of ids) {
+    mkdirSync(join(src, id, 'bin'), { recursive: true });
+    writeFileSync(join(src, id, 'bin', 'tool'), `#!/bin/sh\necho ${id}\n`.repeat(500));
+    writeFileSync(join(src, id, 'noise'), randomBytes(200_000));
+  }
+  for (const codec of ['gzip', 'zstd'] as const) {
+    const root = join(base, `whole-${codec}`);
+    const stream = async function* () {
+      for (const id of ids) {
+        const pieces = tarPieces([{ dir: join(src, id), as: id, replace: new Map() }], {
+          dirs: [],
+          files: [{ path: `.meta/${id}.json`, data: Buffer.from('{}\n') }],
+          end: false,
+        });
+        const out: Buffer[] = [];
+        await compressTo(codec, stored(pieces), async (chunk) => {
+          out.push(await Promise.resolve(chunk));
+        });
+        yield* out;
+      }
+      yield endMember(codec);
+    };
+    const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, 't5', '', codec, ...ids, '--'], {
+      stdin: stream(),
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    for (const id of ids) {
+      assert.deepEqual(readFileSync(join(root, 'store', id, 'noise')), readFileSync(join(src, id, 'noise')));
+      assert.ok(existsSync(join(root, 'store', '.meta', `${id}.json`)));
+    }
+  }
 });
+
+test('RECEIVE: a codec it does not know is refused before anything is read', async () => {
+  const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', join(base, 'bad'), 't6', '', 'rm -rf', '--']);
+  assert.equal(r.exitCode, 3);
+  assert.match(r.stderr, /unknown codec/);
+});
+
+async function collect(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const chunk of it) out.push(chunk);
+  return out;
+}
+
+/** Tar pieces as compressor input; every other one marked stored, so gzip switches levels between members. */
+async function* stored(pieces: AsyncIterable<{ data: Buffer }>): AsyncGenerator<Piece> {
+  let i = 0;
+  for await (const p of pieces) yield { data: p.data, stored: i++ % 2 === 1 };
+}
 
 test('ACTIVATE: a target that does not exist switches nothing', async () => {
   const root = rootWithGenerations('bad-target', [1, 2], 1);

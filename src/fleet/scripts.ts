@@ -1,5 +1,6 @@
 /**
- * The POSIX sh that runs on hosts. A host needs only sh, tar, gzip and coreutils: no ferry, no Node, no root.
+ * The POSIX sh that runs on hosts. A host needs only sh, tar, gzip and coreutils: no ferry, no Node, no root
+ * (zstd, when the host has it, is used instead of gzip).
  * Every script takes its data as positional parameters ("$1"…), never spliced into its text, so a hostile
  * path or name is only ever a string. Layout on the host is a ferry root: store/<id>, store/.meta/<id>.json,
  * profiles/<P> → <P>.d/<N>.
@@ -13,6 +14,7 @@ echo "arch $(uname -m)"
 g=$(getconf GNU_LIBC_VERSION 2>/dev/null) || g=
 [ -n "$g" ] || g=$(ldd --version 2>/dev/null | head -n 1) || g=
 echo "glibc $g"
+! zstd -V >/dev/null 2>&1 || echo "zstd yes"
 for p in "$root"/store/*; do [ -d "$p" ] && echo "path \${p##*/}"; done
 for prof in "$@"; do
   cur=$(readlink "$root/profiles/$prof" 2>/dev/null) || cur=
@@ -26,22 +28,24 @@ echo end
 `;
 
 /**
- * $1 root, $2 token, $3 generations to stage ("P:N,P:N" or ''), then the store ids sent, then "--" and the
- * store ids the generations need. stdin: gzip'd tar of <id>/…, .meta/<id>.json and .gen-<P>/…, extracted
- * into a directory of this run's own. A stream cut short (gzip's status, which tar would hide) fails. Then
+ * $1 root, $2 token, $3 generations to stage ("P:N,P:N" or ''), $4 codec (gzip or zstd), then the store ids
+ * sent, then "--" and the store ids the generations need. stdin: a compressed tar of <id>/…, .meta/<id>.json and
+ * .gen-<P>/…, extracted into a directory of this run's own. A stream cut short (the decompressor's status,
+ * which tar would hide) fails. Then
  * everything is synced, and only then each path's metadata and the path go into the store (made read-only),
  * so a path the probe lists is whole even after a power cut; a path another deploy put there meanwhile stays.
  * Each generation must be complete (its .generation.json comes last) and is renamed to <P>.d/<N>, not current;
  * a number taken meanwhile fails with 75. A dropped connection leaves only .tmp- names, cleaned later.
  */
 export const RECEIVE = `set -eu
-root=$1; tok=$2; gens=$3; shift 3
+root=$1; tok=$2; gens=$3; codec=$4; shift 4
+case $codec in gzip|zstd) ;; *) echo "ferry: unknown codec $codec" >&2; exit 3 ;; esac
 s="$root/store"
 mkdir -p "$s/.meta"
 find "$s" -maxdepth 1 -name '.tmp-*' -mmin +60 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || :
 in="$s/.tmp-$tok"
 mkdir -p "$in"
-{ gzip -dc || : >"$in/.cut"; } | (cd "$in" && tar -xmf -)
+{ "$codec" -dc || : >"$in/.cut"; } | (cd "$in" && tar -xmf -)
 [ ! -e "$in/.cut" ] || { echo "ferry: what was sent was cut short" >&2; exit 3; }
 sync
 mvdir() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or exit 1' "$1" "$2"; }
@@ -68,7 +72,8 @@ chmod -R u+w "$in"; rm -rf "$in"
 
 /**
  * $1 root, $2 token, $3 check command ('' for none), $4 check timeout (seconds), then pairs PROFILE TO.
- * Checks every target first (a bad request switches nothing), remembers each profile's link, switches each
+ * Checks every target first (a bad request switches nothing), remembers each profile's link (in variables: a
+ * scratch file costs a create and a delete, which a disk mounted with discard pays for), switches each
  * (one rename), syncs, runs the check with the profiles' bin/ first on PATH, and when it fails or times out
  * puts every link back as it was. All of that happens before anything is printed, and SIGPIPE/SIGHUP are
  * ignored, so a controller that is gone cannot stop the host half-way or on a failing generation. Prints
@@ -84,45 +89,47 @@ while [ $# -ge 2 ]; do
   [ -d "$p/$1.d/$2" ] || { echo "ferry: $1 has no generation $2" >&2; exit 3; }
   shift 2
 done
-mkdir -p "$v"
-log="$v/.activate-$tok"; out="$v/.check-$tok"
-: >"$log"
-say() { echo "$*" >>"$log"; }
+log=
+say() { log="$log$*
+"; }
 flip() {
   if [ -z "$2" ]; then rm -f "$p/$1"; return 0; fi
   ln -s "$2" "$p/.tmp-$1-$tok"
   mv -Tf "$p/.tmp-$1-$tok" "$p/$1" 2>/dev/null ||
     perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\\n"' "$p/.tmp-$1-$tok" "$p/$1"
 }
-finish() { cat "$log" 2>/dev/null || :; rm -f "$log" "$out" "$v/.back-$tok-"*; }
-profs=
+finish() { printf '%s' "$log"; [ -z "$check" ] || rm -f "$out"; }
+n=0; bins=
 set -- $pairs
 while [ $# -ge 2 ]; do
-  prof=$1; to=$2; shift 2
-  readlink "$p/$prof" >"$v/.back-$tok-$prof" 2>/dev/null || : >"$v/.back-$tok-$prof"
+  prof=$1; to=$2; shift 2; n=$((n + 1))
+  back=$(readlink "$p/$prof" 2>/dev/null) || back=
+  eval "prof_$n=\\$prof back_$n=\\$back"
   t0=$(date +%s%N); flip "$prof" "$prof.d/$to"; t1=$(date +%s%N)
   say "switched $prof $t0 $t1"
-  profs="$prof $profs"
+  bins="$bins$p/$prof/bin:"
 done
 sync
 if [ -z "$check" ]; then finish; exit 0; fi
-path=$PATH
-for prof in $profs; do path="$p/$prof/bin:$path"; done
+mkdir -p "$v"; out="$v/.check-$tok"
 kill_after=
 if timeout -k 1 5 true 2>/dev/null; then kill_after="-k 5"; fi
 run_check() {
   if command -v timeout >/dev/null 2>&1; then timeout $kill_after "$secs" sh -c "$check"; else sh -c "$check"; fi
 }
-if (cd "$root" && PATH=$path && FERRY_ROOT=$root && export PATH FERRY_ROOT && run_check) >"$out" 2>&1; then
+if (cd "$root" && PATH=$bins$PATH && FERRY_ROOT=$root && export PATH FERRY_ROOT && run_check) >"$out" 2>&1; then
   say "check ok"; finish; exit 0
 else
   status=$?
 fi
-for prof in $profs; do flip "$prof" "$(cat "$v/.back-$tok-$prof")"; done
+i=$n
+while [ $i -gt 0 ]; do eval "flip \\"\\$prof_$i\\" \\"\\$back_$i\\""; i=$((i - 1)); done
 sync
 say "check failed $status"
-{ tail -n 5 "$out" | sed 's/^/| /' >>"$log"; } || :
-for prof in $profs; do say "rolled-back $prof"; done
+last=$(tail -n 5 "$out" | sed 's/^/| /') || last=
+[ -z "$last" ] || say "$last"
+i=$n
+while [ $i -gt 0 ]; do eval "say \\"rolled-back \\$prof_$i\\""; i=$((i - 1)); done
 finish
 `;
 

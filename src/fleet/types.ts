@@ -39,6 +39,8 @@ export interface HostState {
   readonly os: string;
   readonly arch: string;
   readonly glibc: string | undefined;
+  /** The host can unpack zstd (its `zstd -V` worked); otherwise it is sent gzip. */
+  readonly zstd: boolean;
   readonly storeIds: ReadonlySet<StoreId>;
   readonly profiles: ReadonlyMap<string, HostProfileState>;
 }

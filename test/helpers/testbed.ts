@@ -59,6 +59,8 @@ export interface HostOptions {
   readonly name: string;
   /** Fake glibc version reported by `getconf GNU_LIBC_VERSION` and `ldd --version` on that host. */
   readonly glibc?: string;
+  /** false: the host has no working zstd (/bin/false is bound over it), so it must be sent gzip. */
+  readonly zstd?: false;
 }
 
 /** sshd re-executes itself and refuses to start unless run by absolute path. */
@@ -335,6 +337,7 @@ async function prepareHostFiles(h: Host, mountDir: string): Promise<string[][]> 
     [passwd, '/etc/passwd'],
   ];
   if (h.opts.glibc !== undefined) binds.push(...(await prepareFakeGlibc(h, h.opts.glibc)));
+  if (h.opts.zstd === false) binds.push([tool('false'), tool('zstd')]);
   return binds;
 }
 
