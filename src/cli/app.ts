@@ -100,11 +100,39 @@ function splitPath(v: string | undefined): string[] {
   return (v ?? '').split(':').filter((p) => p.length > 0);
 }
 
+/**
+ * The reporter for this run, chosen at its first event: whether stderr is a terminal is asked only then, as
+ * loading node:tty (with net and streams) costs milliseconds a command that reports nothing need not pay.
+ */
 function pickReporter(json: boolean, verbose: boolean, env: NodeJS.ProcessEnv): Reporter {
-  if (json) return new JsonReporter();
-  // isatty, not process.stderr.isTTY: making the stream costs a few milliseconds a command need not pay.
-  if (isatty(2) && env.CI === undefined && env.TERM !== 'dumb') return new TtyReporter(verbose);
-  return new PlainReporter(verbose);
+  let chosen: Reporter | undefined;
+  const get = (): Reporter => {
+    if (chosen !== undefined) return chosen;
+    if (json) chosen = new JsonReporter();
+    else if (isatty(2) && env.CI === undefined && env.TERM !== 'dumb') chosen = new TtyReporter(verbose);
+    else chosen = new PlainReporter(verbose);
+    return chosen;
+  };
+  return {
+    info: (text) => {
+      get().info(text);
+    },
+    warn: (code, text) => {
+      get().warn(code, text);
+    },
+    section: (title) => {
+      get().section(title);
+    },
+    start: (activity) => {
+      get().start(activity);
+    },
+    progress: (id, text) => {
+      get().progress(id, text);
+    },
+    finish: (id, outcome, text) => {
+      get().finish(id, outcome, text);
+    },
+  };
 }
 
 export function bundledExamplesDir(): string | undefined {

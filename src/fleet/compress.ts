@@ -1,9 +1,8 @@
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import { createGzip, gzipSync, type Gzip } from 'node:zlib';
 import { AppError } from '../core/index.js';
 
@@ -56,36 +55,54 @@ export async function compressTo(
   }
 }
 
-/** `tar` compressed with `codec`, as a stream a host's `gzip -dc` or `zstd -dc` reads. */
-export async function* compressStream(codec: Codec, tar: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  if (codec === 'gzip') {
-    const gz = createGzip({ level: 1, chunkSize: 1 << 16 });
-    // pipeline destroys gz with the tar side's error (a file changed while sent), so the reader sees it.
-    pipeline(Readable.from(tar), gz).catch(() => undefined);
-    yield* gz as AsyncIterable<Buffer>;
-    return;
-  }
-  const child = startZstd();
-  const exited = exitOf(child);
-  const fed = pipeline(Readable.from(tar), child.stdin);
-  fed.catch(() => child.kill());
-  yield* child.stdout as AsyncIterable<Buffer>;
-  await fed;
-  await exited;
-}
-
 const endOfArchive = new Map<Codec, Buffer>();
 
 /** The tar end (two zero blocks) as its own member or frame; made on first use. */
 export function endMember(codec: Codec): Buffer {
   let end = endOfArchive.get(codec);
   if (end === undefined) {
-    const zeros = Buffer.alloc(1024);
-    end = codec === 'gzip' ? gzipSync(zeros) : spawnSync('zstd', ['-q', '-c'], { input: zeros }).stdout;
-    if (end.length === 0) throw zstdError('zstd made no output');
+    end = smallMember(codec, Buffer.alloc(1024));
     endOfArchive.set(codec, end);
   }
   return end;
+}
+
+/**
+ * A few kilobytes as one member or frame, made here without a process: gzip through zlib, zstd as a frame of
+ * raw (stored) blocks, which any zstd decoder reads and which costs no spawn for what would not shrink much.
+ */
+export function smallMember(codec: Codec, data: Buffer): Buffer {
+  return codec === 'gzip' ? gzipSync(data, { level: 1 }) : zstdStoredFrame(data);
+}
+
+/** zstd's block size limit (RFC 8878, Block_Maximum_Size). */
+const ZSTD_BLOCK = 128 << 10;
+
+/**
+ * A zstd frame (RFC 8878) holding `data` in raw blocks: the magic number, a single-segment frame header with
+ * the content size, then blocks of at most 128 KiB, each a 3-byte header (last-block flag, type 0 = raw,
+ * size) and the bytes as they are.
+ */
+export function zstdStoredFrame(data: Buffer): Buffer {
+  const size = data.length;
+  // Frame_Content_Size takes 1 byte below 256, 2 bytes (minus 256) below 65,792, else 4 bytes.
+  const fcs = size < 256 ? 0 : size < 65_792 ? 1 : 2;
+  const header = Buffer.alloc(fcs === 0 ? 6 : fcs === 1 ? 7 : 9);
+  header.writeUInt32LE(0xfd2fb528, 0);
+  header[4] = (fcs << 6) | 0x20; // Single_Segment_flag: the window is the content size
+  if (fcs === 0) header[5] = size;
+  else if (fcs === 1) header.writeUInt16LE(size - 256, 5);
+  else header.writeUInt32LE(size, 5);
+  const parts: Buffer[] = [header];
+  for (let off = 0; ; off += ZSTD_BLOCK) {
+    const block = data.subarray(off, off + ZSTD_BLOCK);
+    const last = off + ZSTD_BLOCK >= size;
+    const bh = Buffer.alloc(3);
+    bh.writeUIntLE((block.length << 3) | (last ? 1 : 0), 0, 3);
+    parts.push(bh, block);
+    if (last) break;
+  }
+  return Buffer.concat(parts);
 }
 
 async function zstdTo(pieces: AsyncIterable<Piece>, sink: (chunk: Buffer) => Promise<void>): Promise<void> {

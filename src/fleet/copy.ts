@@ -8,7 +8,7 @@ import { AppError, sha256Bytes } from '../core/index.js';
 import { tarPieces, tarSources } from '../pkg/index.js';
 import { removeTree } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store, type StoreId, type StoreMeta } from '../store/index.js';
-import { compressStream, compressTo, endMember, type Codec } from './compress.js';
+import { compressTo, endMember, smallMember, type Codec } from './compress.js';
 import { RECEIVE } from './scripts.js';
 import { runChecked, type Transport } from './transport.js';
 
@@ -118,6 +118,7 @@ export class Packer implements AsyncDisposable {
   private readonly queue: (() => void)[] = [];
   private running = 0;
   private inMemory = 0;
+  private spilled = false;
   private readonly limit = Math.max(1, cpus().length);
   private readonly memoryCap: number;
 
@@ -127,11 +128,10 @@ export class Packer implements AsyncDisposable {
     this.memoryCap = memoryCap;
   }
 
-  /** Spilled packs live beside the store (same disk), and go when the deploy ends. */
+  /** Spilled packs live beside the store (same disk), in a directory made on the first spill. */
   static async open(store: Store, memoryCap = 512 << 20): Promise<Packer> {
     const dir = join(store.rootDir, 'var', `fleet-packs-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await fs.mkdir(dir, { recursive: true });
-    return new Packer(store, dir, memoryCap);
+    return Promise.resolve(new Packer(store, dir, memoryCap));
   }
 
   /** The packed bytes of a path, made once per codec; asking early lets packing run ahead of the wire. */
@@ -141,13 +141,30 @@ export class Packer implements AsyncDisposable {
 
   /** Start packing a path (once per codec) without reading it yet. */
   start(p: OutgoingPath, codec: Codec): Pack {
-    const key = `${p.key}.${codec}`;
+    return this.once(`${p.key}.${codec}`, p.bytes, (sink) => this.writePath(p, codec, sink));
+  }
+
+  /** A generation tree (links and directories) under the name `as`, packed once per codec for every host. */
+  readTree(tree: string, as: string, codec: Codec): AsyncGenerator<Buffer> {
+    const pieces = async function* () {
+      for await (const data of tarSources([{ dir: tree, as }], { dirs: [], files: [], end: false }))
+        yield { data, stored: false };
+    };
+    return this.once(`${as}.${codec}`, 0, (sink) => compressTo(codec, pieces(), sink)).read();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all([...this.packs.values()].map((p) => p.settled()));
+    if (this.spilled) await removeTree(this.dir);
+  }
+
+  private once(key: string, bytes: number, make: (sink: (chunk: Buffer) => Promise<void>) => Promise<void>) {
     let pack = this.packs.get(key);
     if (pack === undefined) {
       const made = new Pack();
       pack = made;
       this.packs.set(key, made);
-      void this.slot(() => this.write(p, codec, made)).then(
+      void this.slot(() => this.fill(key, bytes, made, make)).then(
         () => {
           made.finish();
         },
@@ -159,12 +176,33 @@ export class Packer implements AsyncDisposable {
     return pack;
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await Promise.all([...this.packs.values()].map((p) => p.settled()));
-    await removeTree(this.dir);
+  /** Packs into memory, or past the cap into a file (read back after what is in memory). */
+  private async fill(
+    key: string,
+    bytes: number,
+    pack: Pack,
+    make: (sink: (chunk: Buffer) => Promise<void>) => Promise<void>,
+  ): Promise<void> {
+    const spill = this.inMemory + bytes > this.memoryCap;
+    const file = join(this.dir, key.replace('@', '-'));
+    if (spill && !this.spilled) {
+      await fs.mkdir(this.dir, { recursive: true });
+      this.spilled = true;
+    }
+    const fh = spill ? await fs.open(file, 'w') : undefined;
+    if (!spill) this.inMemory += bytes;
+    try {
+      await make(async (chunk) => {
+        if (fh === undefined) pack.append(chunk);
+        else for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
+      });
+      if (fh !== undefined) pack.file = file;
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
   }
 
-  private async write(p: OutgoingPath, codec: Codec, pack: Pack): Promise<void> {
+  private async writePath(p: OutgoingPath, codec: Codec, sink: (chunk: Buffer) => Promise<void>) {
     // Compressing what does not shrink (media, archives, random data) only costs time on both ends; zstd
     // notices by itself, gzip is told which files to store.
     const raw = codec === 'gzip' ? await incompressibleFiles(this.store.pathOf(p.id), p.meta) : new Set();
@@ -177,19 +215,7 @@ export class Packer implements AsyncDisposable {
       for await (const piece of tar)
         yield { data: piece.data, stored: piece.file !== undefined && raw.has(piece.file) };
     })();
-    const spill = this.inMemory + p.bytes > this.memoryCap;
-    const file = join(this.dir, `${p.key.replace('@', '-')}.${codec}`);
-    const fh = spill ? await fs.open(file, 'w') : undefined;
-    if (!spill) this.inMemory += p.bytes;
-    try {
-      await compressTo(codec, pieces, async (chunk) => {
-        if (fh === undefined) pack.append(chunk);
-        else for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
-      });
-      if (fh !== undefined) pack.file = file;
-    } finally {
-      await fh?.close().catch(() => undefined);
-    }
+    await compressTo(codec, pieces, sink);
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
@@ -286,10 +312,13 @@ async function* batchStream(
   gens: readonly GenerationStage[],
 ): AsyncGenerator<Buffer> {
   for (const p of batch) yield* packer.read(p, codec);
+  for (const g of gens) yield* packer.readTree(g.tree, `.gen-${g.profile}`, codec);
   if (gens.length > 0) {
-    const trees = gens.map((g) => ({ dir: g.tree, as: `.gen-${g.profile}` }));
+    // Each host's manifests (its own generation numbers) are small: made here, without a process.
     const files = gens.map((g) => ({ path: `.gen-${g.profile}/.generation.json`, data: g.manifest }));
-    yield* compressStream(codec, tarSources(trees, { dirs: [], files, end: false }));
+    const tar: Buffer[] = [];
+    for await (const data of tarSources([], { dirs: [], files, end: false })) tar.push(data);
+    yield smallMember(codec, Buffer.concat(tar));
   }
   yield endMember(codec);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tarPieces } from '../pkg/index.js';
 import { runStreaming } from '../platform/index.js';
-import { compressStream, compressTo, endMember, type Piece } from './compress.js';
+import { compressTo, endMember, smallMember, zstdStoredFrame, type Piece } from './compress.js';
 import { ACTIVATE, RECEIVE } from './scripts.js';
 
 // The host side is plain sh: these run the real scripts with the real /bin/sh, tar and gzip on a scratch root.
@@ -36,16 +36,14 @@ for (const codec of ['gzip', 'zstd'] as const)
   test(`RECEIVE: a ${codec} stream cut short fails, and nothing becomes visible`, async () => {
     const root = join(base, `cut-${codec}`);
     const id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x-1';
-    const whole = Buffer.concat(
-      await collect(
-        compressStream(
-          codec,
-          (async function* () {
-            yield await Promise.resolve(Buffer.alloc(300_000, 7));
-          })(),
-        ),
-      ),
-    );
+    const chunks: Buffer[] = [];
+    const pieces = (async function* () {
+      yield await Promise.resolve({ data: Buffer.alloc(300_000, 7), stored: false });
+    })();
+    await compressTo(codec, pieces, async (chunk) => {
+      chunks.push(await Promise.resolve(chunk));
+    });
+    const whole = Buffer.concat(chunks);
     const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, 't1', 'web:1', codec, id, '--'], {
       stdin: (async function* () {
         yield await Promise.resolve(whole.subarray(0, whole.length / 2));
@@ -99,12 +97,6 @@ test('RECEIVE: a codec it does not know is refused before anything is read', asy
   assert.match(r.stderr, /unknown codec/);
 });
 
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for await (const chunk of it) out.push(chunk);
-  return out;
-}
-
 /** Tar pieces as compressor input; every other one marked stored, so gzip switches levels between members. */
 async function* stored(pieces: AsyncIterable<{ data: Buffer }>): AsyncGenerator<Piece> {
   let i = 0;
@@ -149,4 +141,16 @@ test('ACTIVATE: a passing check keeps the new generation and reports the switch'
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /^switched web \d+ \d+\ncheck ok\n$/);
   assert.equal(readlinkSync(join(root, 'profiles', 'web')), 'web.d/2');
+});
+
+test('zstd frames of raw blocks, made without zstd, decode with zstd at every size class', () => {
+  for (const size of [0, 1, 255, 256, 65_791, 65_792, 300_000]) {
+    const data = randomBytes(size);
+    const frame = zstdStoredFrame(data);
+    const out = spawnSync('zstd', ['-dc'], { input: frame });
+    assert.equal(out.status, 0, `${size}: ${out.stderr.toString()}`);
+    assert.ok(out.stdout.equals(data), `size ${size}`);
+  }
+  const gz = spawnSync('gzip', ['-dc'], { input: smallMember('gzip', Buffer.from('x\n')) });
+  assert.equal(gz.stdout.toString(), 'x\n');
 });

@@ -82,14 +82,14 @@ export class SshConnection {
     return r;
   }
 
+  /**
+   * Ends the master and removes its directory. The master's exit is not awaited: SIGTERM ends it at once, and
+   * a command's end would otherwise wait for its pipes to close (it unlinks a socket that is already gone).
+   */
   async close(): Promise<void> {
     const m = this.master;
     this.master = undefined;
-    if (m?.exitCode === null && m.signalCode === null) {
-      const exited = new Promise((resolve) => m.once('close', resolve));
-      m.kill('SIGTERM');
-      await exited;
-    }
+    if (m?.exitCode === null && m.signalCode === null) m.kill('SIGTERM');
     await fs.rm(this.controlDir, { recursive: true, force: true });
   }
 
