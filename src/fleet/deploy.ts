@@ -8,7 +8,7 @@ import type { Store, StoreId, StoreMeta } from '../store/index.js';
 import { Packer, prepareOutgoing, sendPaths } from './copy.js';
 import { localZstd, type Codec } from './compress.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
-import { probeHost } from './probe.js';
+import { openProbed } from './probe.js';
 import { ACTIVATE, DISCARD } from './scripts.js';
 import { openTransport, runChecked, type Transport } from './transport.js';
 import type { FleetHost, FleetSettings, HostProfileState, HostState, ProfileTarget } from './types.js';
@@ -76,16 +76,23 @@ export async function deploy(
   const packer = await Packer.open(fc.store);
   try {
     const built = await targets;
-    await probed;
-    const trees = await linkTrees(fc.store, built, genDir);
-    const live = sessions.filter((s) => s.outcome.error === undefined);
-    // Store metadata is immutable and every host needs the same: each file is read and checked once.
+    // Store metadata is immutable and every host needs the same: each file is read and checked once, and
+    // that, like linking the generation trees, happens while the hosts are still being probed.
     const metas = new Map<StoreId, Promise<StoreMeta>>();
     const readMeta = (id: StoreId) => {
       let m = metas.get(id);
-      if (m === undefined) metas.set(id, (m = fc.store.readMeta(id)));
+      if (m === undefined) {
+        metas.set(id, (m = fc.store.readMeta(id)));
+        m.catch(() => undefined); // awaited by the host that needs it
+      }
       return m;
     };
+    for (const t of built.values()) for (const id of t.closure) void readMeta(id);
+    const linked = linkTrees(fc.store, built, genDir);
+    linked.catch(() => undefined); // awaited below, after the probes
+    await probed;
+    const trees = await linked;
+    const live = sessions.filter((s) => s.outcome.error === undefined);
     await mapLimit(live, fc.parallel, (s) =>
       guard(fc, s, () => stage(fc, s, { targets: built, trees, packer, readMeta })),
     );
@@ -171,9 +178,9 @@ async function connect(fc: FleetContext, s: Session): Promise<Transport> {
 
 async function probe(fc: FleetContext, s: Session): Promise<void> {
   fc.reporter.start({ id: `host:${s.host.name}`, kind: 'copy', text: s.host.name });
-  const t = await connect(fc, s);
-  mark(s, 'connected');
-  s.state = await probeHost(t, s.host.root, s.host.profiles);
+  const { transport, state } = await openProbed(s.host, fc.settings);
+  s.transport = transport;
+  s.state = state;
   mark(s, 'probed');
 }
 
@@ -352,8 +359,8 @@ export async function rollbackHosts(fc: FleetContext, hosts: readonly FleetHost[
   try {
     await mapLimit(sessions, fc.parallel, (s) =>
       guard(fc, s, async () => {
-        const t = await connect(fc, s);
-        const state = await probeHost(t, s.host.root, s.host.profiles);
+        const { transport: t, state } = await openProbed(s.host, fc.settings);
+        s.transport = t;
         const steps = s.host.profiles.map((profile) => {
           const p = state.profiles.get(profile);
           const to = p === undefined ? undefined : rollbackTarget(p);
@@ -400,8 +407,9 @@ export async function probeHosts(fc: FleetContext, hosts: readonly FleetHost[]):
   return mapLimit(hosts, fc.parallel, async (host) => {
     let t: Transport | undefined;
     try {
-      t = await openTransport(host, fc.settings);
-      return { host: host.name, reachable: true, state: await probeHost(t, host.root, host.profiles) };
+      const probed = await openProbed(host, fc.settings);
+      t = probed.transport;
+      return { host: host.name, reachable: true, state: probed.state };
     } catch (e) {
       if (!isAppError(e)) throw e;
       const error = { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) };

@@ -17,6 +17,6 @@ export {
   type HostPlan,
   type ProfileStep,
 } from './plan.js';
-export { parseProbe, probeHost } from './probe.js';
+export { openProbed, parseProbe } from './probe.js';
 export { describeAddress, LocalTransport, openTransport, SshTransport, type Transport } from './transport.js';
 export type { FleetHost, FleetSettings, HostProfileState, HostState, ProfileTarget } from './types.js';

@@ -2,18 +2,32 @@ import { AppError } from '../core/index.js';
 import { GENERATION_FORMAT_VERSION, type GenerationManifest } from '../profile/index.js';
 import { tryParseStoreId, type StoreId } from '../store/index.js';
 import { PROBE } from './scripts.js';
-import { runChecked, type Transport } from './transport.js';
-import type { HostProfileState, HostState } from './types.js';
+import { checkResult, openTransportWith, type Transport } from './transport.js';
+import type { FleetHost, FleetSettings, HostProfileState, HostState } from './types.js';
 
 const PROBE_TIMEOUT_MS = 120_000;
 
-/** Ask a host what it is and what it has: platform, store paths, each profile's generations. */
-export async function probeHost(t: Transport, root: string, profiles: readonly string[]): Promise<HostState> {
+/**
+ * Connect to a host and ask what it is and what it has (platform, store paths, each profile's generations),
+ * the question riding on the login. The transport stays open for what follows.
+ */
+export async function openProbed(
+  host: FleetHost,
+  settings: FleetSettings,
+): Promise<{ transport: Transport; state: HostState }> {
   // A host stuck on a hung mount must not stall the whole fleet.
-  const r = await runChecked(t, 'reading its state', PROBE, [root, ...profiles], {
+  const { transport, first } = await openTransportWith(host, settings, {
+    script: PROBE,
+    args: [host.root, ...host.profiles],
     timeoutMs: PROBE_TIMEOUT_MS,
   });
-  return parseProbe(r.stdout, t.host);
+  try {
+    const r = checkResult(host.name, 'reading its state', first, PROBE_TIMEOUT_MS);
+    return { transport, state: parseProbe(r.stdout, host.name) };
+  } catch (e) {
+    await transport.close();
+    throw e;
+  }
 }
 
 /** Pure: the probe script's output → HostState. The output is the host's word, so it is checked, not trusted. */

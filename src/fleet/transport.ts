@@ -3,6 +3,7 @@ import {
   formatEndpoint,
   runStreaming,
   SshConnection,
+  type FirstCommand,
   type StreamOptions,
   type StreamResult,
 } from '../platform/index.js';
@@ -28,11 +29,19 @@ export class SshTransport implements Transport {
 
   static async open(host: FleetHost, settings: FleetSettings): Promise<SshTransport> {
     if (host.address.kind !== 'ssh') throw new Error(`Assertion failed: ${host.name} is not an ssh host`);
-    const conn = await SshConnection.open(host.name, host.address, {
-      knownHostsFiles: [settings.knownHosts],
-      ...(settings.sshConfig === undefined ? {} : { configFile: settings.sshConfig }),
-    });
+    const conn = await SshConnection.open(host.name, host.address, sshSettings(settings));
     return new SshTransport(host.name, conn);
+  }
+
+  /** Log in and run `first` as part of the login (see SshConnection.openWith). */
+  static async openWith(
+    host: FleetHost,
+    settings: FleetSettings,
+    first: FirstCommand,
+  ): Promise<{ transport: SshTransport; first: StreamResult }> {
+    if (host.address.kind !== 'ssh') throw new Error(`Assertion failed: ${host.name} is not an ssh host`);
+    const r = await SshConnection.openWith(host.name, host.address, sshSettings(settings), first);
+    return { transport: new SshTransport(host.name, r.conn), first: r.first };
   }
 
   run(script: string, args: readonly string[], options?: StreamOptions): Promise<StreamResult> {
@@ -65,6 +74,25 @@ export async function openTransport(host: FleetHost, settings: FleetSettings): P
   return host.address.kind === 'ssh' ? SshTransport.open(host, settings) : new LocalTransport(host.name);
 }
 
+/** Connect and run `first`: over ssh in the login's own session, saving a round of process and session. */
+export async function openTransportWith(
+  host: FleetHost,
+  settings: FleetSettings,
+  first: FirstCommand,
+): Promise<{ transport: Transport; first: StreamResult }> {
+  if (host.address.kind === 'ssh') return SshTransport.openWith(host, settings, first);
+  const transport = new LocalTransport(host.name);
+  const options = first.timeoutMs === undefined ? {} : { timeoutMs: first.timeoutMs };
+  return { transport, first: await transport.run(first.script, first.args, options) };
+}
+
+function sshSettings(settings: FleetSettings) {
+  return {
+    knownHostsFiles: [settings.knownHosts],
+    ...(settings.sshConfig === undefined ? {} : { configFile: settings.sshConfig }),
+  };
+}
+
 export function describeAddress(host: FleetHost): string {
   return host.address.kind === 'ssh' ? formatEndpoint(host.address) : host.address.dir;
 }
@@ -77,16 +105,25 @@ export async function runChecked(
   args: readonly string[],
   options?: StreamOptions,
 ): Promise<StreamResult> {
-  const r = await t.run(script, args, options);
+  return checkResult(t.host, what, await t.run(script, args, options), options?.timeoutMs);
+}
+
+/** A command's result, or the error that names the host, what was being done and the host's words. */
+export function checkResult(
+  host: string,
+  what: string,
+  r: StreamResult,
+  timeoutMs: number | undefined,
+): StreamResult {
   if (r.exitCode === 0 && !r.timedOut) return r;
   const said = r.timedOut
-    ? `no answer within ${Math.round((options?.timeoutMs ?? 0) / 1000)} s`
+    ? `no answer within ${Math.round((timeoutMs ?? 0) / 1000)} s`
     : r.stderr.trim().split('\n').slice(-4).join(' / ') || `exit status ${r.exitCode}`;
   if (r.exitCode === 75)
-    throw new AppError('E_FLEET_BUSY', `${t.host}: ${what}: ${said}`, {
+    throw new AppError('E_FLEET_BUSY', `${host}: ${what}: ${said}`, {
       hint: 'another deploy is changing this host; wait for it, then deploy again',
     });
-  throw new AppError('E_FLEET_REMOTE', `${t.host}: ${what} failed: ${said}`, {
+  throw new AppError('E_FLEET_REMOTE', `${host}: ${what} failed: ${said}`, {
     hint: 'the host needs sh, tar, gzip and write access to its root; nothing was switched',
   });
 }

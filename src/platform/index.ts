@@ -23,4 +23,11 @@ export {
   type SandboxSpec,
 } from './sandbox.js';
 export { runStreaming, shCommand, shQuote, type StreamOptions, type StreamResult } from './shell.js';
-export { formatEndpoint, scanHostKeys, SshConnection, type SshEndpoint, type SshSettings } from './ssh.js';
+export {
+  formatEndpoint,
+  scanHostKeys,
+  SshConnection,
+  type FirstCommand,
+  type SshEndpoint,
+  type SshSettings,
+} from './ssh.js';

@@ -47,6 +47,31 @@ export class SshConnection {
 
   /** Log in once (the control master); later commands reuse that connection. */
   static async open(label: string, endpoint: SshEndpoint, settings: SshSettings): Promise<SshConnection> {
+    return (await SshConnection.login(label, endpoint, settings, undefined)).conn;
+  }
+
+  /**
+   * Log in and run `first` in the master's own session: its answer comes with the connection, where a
+   * separate command would cost another ssh process and session (~50-80 ms a host here). The session then
+   * waits on its stdin, which ferry holds open, so the connection lives until close().
+   */
+  static async openWith(
+    label: string,
+    endpoint: SshEndpoint,
+    settings: SshSettings,
+    first: FirstCommand,
+  ): Promise<{ conn: SshConnection; first: StreamResult }> {
+    const r = await SshConnection.login(label, endpoint, settings, first);
+    if (r.first === undefined) throw new Error('Assertion failed: no answer to the first command');
+    return { conn: r.conn, first: r.first };
+  }
+
+  private static async login(
+    label: string,
+    endpoint: SshEndpoint,
+    settings: SshSettings,
+    first: FirstCommand | undefined,
+  ): Promise<{ conn: SshConnection; first: StreamResult | undefined }> {
     if (endpoint.host.startsWith('-') || (endpoint.user ?? '').startsWith('-'))
       throw new AppError('E_FLEET_CONNECT', `${label}: "${formatEndpoint(endpoint)}" is not an ssh address`, {
         hint: 'write ssh = "user@host:port"',
@@ -58,12 +83,11 @@ export class SshConnection {
     const base = sshOptions(endpoint, settings, socket);
     const conn = new SshConnection(label, base, endpoint.host, controlDir);
     try {
-      await conn.startMaster(socket);
+      return { conn, first: await conn.startMaster(socket, first) };
     } catch (e) {
       await conn.close();
       throw e;
     }
-    return conn;
   }
 
   /** Run `sh -c SCRIPT sh ARG…` on the host; every word is quoted, so nothing in ARGs is ever executed. */
@@ -93,30 +117,79 @@ export class SshConnection {
     await fs.rm(this.controlDir, { recursive: true, force: true });
   }
 
-  private async startMaster(socket: string): Promise<void> {
-    const m = spawn('ssh', [...this.base, '-M', '-N', '-o', 'ControlPersist=no', '--', this.dest], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+  private async startMaster(
+    socket: string,
+    first: FirstCommand | undefined,
+  ): Promise<StreamResult | undefined> {
+    // The first command's end is a line no output can hold by chance; its status follows the marker.
+    const marker = `ferry-answered-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const command =
+      first === undefined
+        ? ['-N', '--', this.dest]
+        : [
+            '--',
+            this.dest,
+            shCommand(`(\n${first.script}\n)\necho "${marker} $?"\nexec cat >/dev/null`, first.args),
+          ];
+    const m = spawn('ssh', [...this.base, '-M', '-o', 'ControlPersist=no', ...command], {
+      stdio: [first === undefined ? 'ignore' : 'pipe', first === undefined ? 'ignore' : 'pipe', 'pipe'],
     });
     this.master = m;
     let stderr = '';
+    let stdout = '';
     m.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    m.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number>((resolve) =>
       m.once('close', (code) => {
         resolve(code ?? 255);
       }),
     );
     m.once('error', () => undefined);
+    const answer = (): StreamResult | undefined => {
+      const at = stdout.indexOf(`${marker} `);
+      const end = at < 0 ? -1 : stdout.indexOf('\n', at);
+      if (end < 0) return undefined;
+      const status = Number(stdout.slice(at + marker.length + 1, end));
+      return {
+        exitCode: status,
+        signal: null,
+        stdout: stdout.slice(0, at),
+        stderr,
+        bytesIn: 0,
+        timedOut: false,
+      };
+    };
+    const answered = new Promise<undefined>((resolve) => {
+      m.stdout?.on('data', () => {
+        if (answer() !== undefined) resolve(undefined);
+      });
+    });
+    const deadline = Date.now() + (first?.timeoutMs ?? Infinity);
     const events = dirEvents(this.controlDir);
     try {
       for (;;) {
-        const code = await Promise.race([exited, events.next(100)]);
+        const code = await Promise.race([exited, events.next(100), answered]);
         if (code !== undefined) throw sshFailure(this.label, stderr, this.base);
-        if (await isSocket(socket)) return;
+        if (Date.now() > deadline) {
+          m.kill('SIGKILL');
+          return { exitCode: 128, signal: 'SIGKILL', stdout, stderr, bytesIn: 0, timedOut: true };
+        }
+        if (!(await isSocket(socket))) continue;
+        if (first === undefined) return undefined;
+        const r = answer();
+        if (r !== undefined) return r;
       }
     } finally {
       events.close();
     }
   }
+}
+
+/** A command for the master's own session (see SshConnection.openWith). */
+export interface FirstCommand {
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly timeoutMs?: number;
 }
 
 function sshOptions(e: SshEndpoint, s: SshSettings, socket: string): string[] {
