@@ -678,10 +678,10 @@ function render(r) {
       `where ferry's ${c === 'first' ? 'first' : 'incremental'} deploy spends its ${f(t.ms / 1000)} s (one traced run; medians over the hosts, ms): before the first ssh (node start, resolve, build check) ${f(
         med((h) => h.masterAtMs),
         0,
-      )}; ssh login ${f(
+      )}; ssh login with the probe in its session, then planning, until the first command ${f(
         med((h) => h.firstCommandAtMs - h.masterAtMs),
         0,
-      )}; probe ${f(script('probe'), 0)}; receive (tar + gzip here, gzip -d + tar there) ${f(script('receive'), 0)}; stage (generation tree, sync) ${f(script('stage'), 0)}; switch (rename, sync) ${f(script('switch'), 0)}; after the last switch until exit ${f(t.ms - Math.max(...hs.map((h) => h.lastEndMs ?? 0)), 0)}. Controller CPU ${f(t.userS + t.sysS, 1)} s; main thread's self time, ms: ${top}.`,
+      )}; receive (pack here, unpack there, sync, stage the generation) ${f(script('receive'), 0)}; switch (rename, sync) ${f(script('switch'), 0)}; after the last switch until exit ${f(t.ms - Math.max(...hs.map((h) => h.lastEndMs ?? 0)), 0)}. Controller CPU ${f(t.userS + t.sysS, 1)} s; main thread's self time, ms: ${top}.`,
     );
   }
   out.push(

@@ -37,8 +37,7 @@ if [ "$master" = 1 ]; then
 fi
 case "$last" in
   *'echo "os '*) k=probe ;;
-  *'gzip -dc | (cd "$s"'*) k=receive ;;
-  *'mv "$t" "$d/$n"'*) k=stage ;;
+  *'-dc || : >'*) k=receive ;;
   *'mv -Tf'*) k=switch ;;
   *'exec sh -c "$check"'*) k=check ;;
   *) k=other ;;
