@@ -11,7 +11,13 @@
  *   npx tsc -b && node bench/audit.mjs [--packages N] [--advisories N] [--runs N]
  */
 import { existsSync } from 'node:fs';
-import { audit, indexAdvisories, loadAdvisories, parseOsvRecord } from '../dist/audit/index.js';
+import {
+  audit,
+  CVSS4_BASE_METRICS,
+  indexAdvisories,
+  loadAdvisories,
+  parseOsvRecord,
+} from '../dist/audit/index.js';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,23 +38,10 @@ const names = Array.from(
 );
 const ver = () => `${rand(4)}.${rand(20)}.${rand(30)}`;
 
-const V4 = {
-  AV: 'NALP',
-  AC: 'LH',
-  AT: 'NP',
-  PR: 'NLH',
-  UI: 'NPA',
-  VC: 'HLN',
-  VI: 'HLN',
-  VA: 'HLN',
-  SC: 'HLN',
-  SI: 'HLN',
-  SA: 'HLN',
-};
 const v4Vectors = Array.from(
   { length: 300 },
   () =>
-    `CVSS:4.0/${Object.entries(V4)
+    `CVSS:4.0/${Object.entries(CVSS4_BASE_METRICS)
       .map(([k, v]) => `${k}:${v[rand(v.length)]}`)
       .join('/')}`,
 );

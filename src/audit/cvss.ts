@@ -51,7 +51,7 @@ export function cvss3BaseScore(vector: string): number | undefined {
 }
 
 /** CVSS v4.0's base metrics and their values, in the specification's order. */
-const V4_BASE: Readonly<Record<string, string>> = {
+export const CVSS4_BASE_METRICS: Readonly<Record<string, string>> = {
   AV: 'NALP',
   AC: 'LH',
   AT: 'NP',
@@ -102,11 +102,11 @@ function cvss4Base(vector: string): string | undefined {
   for (const p of parts) {
     const [k, v, ...extra] = p.split(':');
     if (k === undefined || !v || extra.length > 0 || m.has(k)) return undefined;
-    if (!(k in V4_BASE) && !V4_OTHER.has(k)) return undefined;
+    if (!(k in CVSS4_BASE_METRICS) && !V4_OTHER.has(k)) return undefined;
     m.set(k, v);
   }
   const out = ['CVSS:4.0'];
-  for (const [k, values] of Object.entries(V4_BASE)) {
+  for (const [k, values] of Object.entries(CVSS4_BASE_METRICS)) {
     const v = m.get(k);
     if (v?.length !== 1 || !values.includes(v)) return undefined;
     out.push(`${k}:${v}`);

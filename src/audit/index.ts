@@ -1,5 +1,11 @@
 export { isIsoDate, readAuditConfig, addIgnoreText, type AuditConfig } from './config.js';
-export { cvss3BaseScore, cvss4BaseScore, severityOfScore, severityOfWord } from './cvss.js';
+export {
+  CVSS4_BASE_METRICS,
+  cvss3BaseScore,
+  cvss4BaseScore,
+  severityOfScore,
+  severityOfWord,
+} from './cvss.js';
 export { compareDewey, deweyTest, parseDewey } from './dewey.js';
 export { loadAdvisories, type LoadedAdvisories, type SourceInfo } from './load.js';
 export {
