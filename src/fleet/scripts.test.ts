@@ -5,9 +5,11 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -87,8 +89,27 @@ test('RECEIVE: store paths packed by either codec, as members or frames in a row
     for (const id of ids) {
       assert.deepEqual(readFileSync(join(root, 'store', id, 'noise')), readFileSync(join(src, id, 'noise')));
       assert.ok(existsSync(join(root, 'store', '.meta', `${id}.json`)));
+      assert.equal(statSync(join(root, 'store', id, 'bin', 'tool')).mode & 0o222, 0, 'made read-only');
     }
+    assert.deepEqual(readdirSync(join(root, 'store')).sort(), ['.meta', ...ids].sort(), 'no scratch left');
   }
+});
+
+test('RECEIVE: a store path name that is not a plain word is refused, and nothing runs', async () => {
+  const root = join(base, 'badid');
+  const marker = join(base, 'badid-ran');
+  const r = await runStreaming(
+    '/bin/sh',
+    ['-c', RECEIVE, 'sh', root, 't7', '', 'gzip', `x $(touch ${marker})`, '--'],
+    {
+      stdin: (async function* () {
+        yield await Promise.resolve(endMember('gzip'));
+      })(),
+    },
+  );
+  assert.equal(r.exitCode, 3);
+  assert.match(r.stderr, /bad store path name/);
+  assert.ok(!existsSync(marker));
 });
 
 test('RECEIVE: a codec it does not know is refused before anything is read', async () => {

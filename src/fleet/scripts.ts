@@ -36,38 +36,50 @@ echo end
  * so a path the probe lists is whole even after a power cut; a path another deploy put there meanwhile stays.
  * Each generation must be complete (its .generation.json comes last) and is renamed to <P>.d/<N>, not current;
  * a number taken meanwhile fails with 75. A dropped connection leaves only .tmp- names, cleaned later.
+ * Forks are few (each costs a loaded host milliseconds): old .tmp- names are looked for only when one exists,
+ * and the paths moved in are made read-only by one chmod (store path names are checked to be plain words).
  */
 export const RECEIVE = `set -eu
 root=$1; tok=$2; gens=$3; codec=$4; shift 4
 case $codec in gzip|zstd) ;; *) echo "ferry: unknown codec $codec" >&2; exit 3 ;; esac
 s="$root/store"
-mkdir -p "$s/.meta"
-find "$s" -maxdepth 1 -name '.tmp-*' -mmin +60 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || :
 in="$s/.tmp-$tok"
-mkdir -p "$in"
+mkdir -p "$s/.meta" "$in"
+for t in "$s"/.tmp-*; do
+  [ "$t" = "$in" ] || [ ! -e "$t" ] && continue
+  find "$s" -maxdepth 1 -name '.tmp-*' -mmin +60 -exec chmod -R u+w {} + -exec rm -rf {} + 2>/dev/null || :
+  break
+done
 { "$codec" -dc || : >"$in/.cut"; } | (cd "$in" && tar -xmf -)
 [ ! -e "$in/.cut" ] || { echo "ferry: what was sent was cut short" >&2; exit 3; }
 sync
 mvdir() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or exit 1' "$1" "$2"; }
+set -f
+moved=
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   id=$1; shift
+  case $id in '' | [.-]* | *[!0-9A-Za-z+._~:-]*) echo "ferry: bad store path name" >&2; exit 3 ;; esac
   [ -d "$in/$id" ] && [ -f "$in/.meta/$id.json" ] || { echo "ferry: $id is missing from what was sent" >&2; exit 3; }
   [ ! -d "$s/$id" ] || continue
   mv -f "$in/.meta/$id.json" "$s/.meta/$id.json"
   mvdir "$in/$id" "$s/$id" || [ -d "$s/$id" ] || { echo "ferry: cannot move $id into the store" >&2; exit 3; }
-  chmod -R a-w "$s/$id"
+  moved="$moved $id"
 done
+[ -z "$moved" ] || (cd "$s" && chmod -R a-w $moved)
 [ $# -eq 0 ] || shift
 if [ -n "$gens" ]; then
   for id in "$@"; do [ -d "$s/$id" ] || { echo "ferry: store path $id is missing" >&2; exit 3; }; done
-  for g in $(echo "$gens" | tr , ' '); do
+  rest=$gens
+  while [ -n "$rest" ]; do
+    g=\${rest%%,*}
+    case $rest in *,*) rest=\${rest#*,} ;; *) rest= ;; esac
     prof=\${g%%:*}; n=\${g#*:}; d="$root/profiles/$prof.d"
     [ -f "$in/.gen-$prof/.generation.json" ] || { echo "ferry: the generation of $prof is incomplete" >&2; exit 3; }
     mkdir -p "$d"
     mvdir "$in/.gen-$prof" "$d/$n" || { echo "ferry: generation $n of $prof exists already" >&2; exit 75; }
   done
 fi
-chmod -R u+w "$in"; rm -rf "$in"
+rm -rf "$in" 2>/dev/null || { chmod -R u+w "$in"; rm -rf "$in"; }
 `;
 
 /**
