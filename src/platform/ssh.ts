@@ -121,16 +121,9 @@ export class SshConnection {
     socket: string,
     first: FirstCommand | undefined,
   ): Promise<StreamResult | undefined> {
-    // The first command's end is a line no output can hold by chance; its status follows the marker.
     const marker = `ferry-answered-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const command =
-      first === undefined
-        ? ['-N', '--', this.dest]
-        : [
-            '--',
-            this.dest,
-            shCommand(`(\n${first.script}\n)\necho "${marker} $?"\nexec cat >/dev/null`, first.args),
-          ];
+      first === undefined ? ['-N', '--', this.dest] : ['--', this.dest, firstCommand(first, marker)];
     const m = spawn('ssh', [...this.base, '-M', '-o', 'ControlPersist=no', ...command], {
       stdio: [first === undefined ? 'ignore' : 'pipe', first === undefined ? 'ignore' : 'pipe', 'pipe'],
     });
@@ -145,20 +138,7 @@ export class SshConnection {
       }),
     );
     m.once('error', () => undefined);
-    const answer = (): StreamResult | undefined => {
-      const at = stdout.indexOf(`${marker} `);
-      const end = at < 0 ? -1 : stdout.indexOf('\n', at);
-      if (end < 0) return undefined;
-      const status = Number(stdout.slice(at + marker.length + 1, end));
-      return {
-        exitCode: status,
-        signal: null,
-        stdout: stdout.slice(0, at),
-        stderr,
-        bytesIn: 0,
-        timedOut: false,
-      };
-    };
+    const answer = () => parseAnswer(stdout, stderr, marker);
     const answered = new Promise<undefined>((resolve) => {
       m.stdout?.on('data', () => {
         if (answer() !== undefined) resolve(undefined);
@@ -183,6 +163,23 @@ export class SshConnection {
       events.close();
     }
   }
+}
+
+/**
+ * The master's remote command: `first` in a subshell, then a marker line with its status (a line no output
+ * holds by chance), then a wait on stdin, which ferry holds open, so the session (and the master) lives on.
+ */
+function firstCommand(first: FirstCommand, marker: string): string {
+  return shCommand(`(\n${first.script}\n)\necho "${marker} $?"\nexec cat >/dev/null`, first.args);
+}
+
+/** The first command's result once its marker line has arrived, else undefined. */
+function parseAnswer(stdout: string, stderr: string, marker: string): StreamResult | undefined {
+  const at = stdout.indexOf(`${marker} `);
+  const end = at < 0 ? -1 : stdout.indexOf('\n', at);
+  if (end < 0) return undefined;
+  const exitCode = Number(stdout.slice(at + marker.length + 1, end));
+  return { exitCode, signal: null, stdout: stdout.slice(0, at), stderr, bytesIn: 0, timedOut: false };
 }
 
 /** A command for the master's own session (see SshConnection.openWith). */
