@@ -129,9 +129,9 @@ export class Packer implements AsyncDisposable {
   }
 
   /** Spilled packs live beside the store (same disk), in a directory made on the first spill. */
-  static async open(store: Store, memoryCap = 512 << 20): Promise<Packer> {
+  static open(store: Store, memoryCap = 512 << 20): Packer {
     const dir = join(store.rootDir, 'var', `fleet-packs-${process.pid}-${randomBytes(4).toString('hex')}`);
-    return Promise.resolve(new Packer(store, dir, memoryCap));
+    return new Packer(store, dir, memoryCap);
   }
 
   /** The packed bytes of a path, made once per codec; asking early lets packing run ahead of the wire. */

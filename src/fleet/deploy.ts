@@ -73,7 +73,7 @@ export async function deploy(
   // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
   const probed = mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => probe(fc, s)));
   const genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
-  const packer = await Packer.open(fc.store);
+  const packer = Packer.open(fc.store);
   try {
     const built = await targets;
     // Store metadata is immutable and every host needs the same: each file is read and checked once, and
