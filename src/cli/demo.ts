@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { AppError } from '../core/index.js';
 import { App, bundledExamplesDir } from './app.js';
 import type { Outcome } from './commands.js';
-import { rollbackCommand } from './generations.js';
+import { rollbackCommand, switchToGeneration } from './generations.js';
 import { changeProfile, installEdit } from './install.js';
 import { listOption } from './args.js';
 import { renderDiff } from './commands.js';
@@ -84,7 +84,9 @@ export async function demoCommand(base: App): Promise<Outcome> {
   say(`   now: ${v2Out}`);
   say(`3. ferry diff ${v2.from ?? '?'} ${v2.to ?? '?'}:`);
   for (const line of renderDiff(v2.diff)) say(`   ${line}`);
-  const back = await rollbackCommand(app);
+  // Back to the generation the upgrade started from. `rollback` goes to the next lower number, which on a
+  // second run is the first run's upgrade, not this run's starting point.
+  const back = v2.from === undefined ? await rollbackCommand(app) : await switchToGeneration(app, v2.from);
   const backOut = await greet(program);
   say(`4. rolled back to generation ${back.to}: ${backOut}`);
   say(`Try it yourself: ${program}, ferry --root ${app.ctx.rootDir} generations --profile demo`);

@@ -57,6 +57,11 @@ export function rollbackCommand(app: App): Promise<SwitchResult> {
 export function switchCommand(app: App): Promise<SwitchResult> {
   const to = intOption(app.options, 'to', -1);
   if (to < 0) throw usage('switch needs --to N (a generation number; see ferry generations)');
+  return switchToGeneration(app, to);
+}
+
+/** Switch the profile to generation `to`; one symlink rename. */
+export function switchToGeneration(app: App, to: number): Promise<SwitchResult> {
   return switchWith(app, () => to);
 }
 

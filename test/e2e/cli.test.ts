@@ -117,6 +117,17 @@ describe('the command line', () => {
     }
   });
 
+  test('demo passes again in the same root: it rolls back to where its upgrade started', async () => {
+    const root = join(sb.dir, 'demo-root');
+    for (let run = 1; run <= 2; run++) {
+      const r = await sb.ferry(['--root', root, 'demo', '--json']);
+      assert.equal(r.code, 0, `run ${run}: ${r.stderr}`);
+      const d = JSON.parse(r.stdout) as { v1: string; rolledBack: string; load: { failures: number } };
+      assert.equal(d.rolledBack, d.v1, `run ${run}`);
+      assert.equal(d.load.failures, 0);
+    }
+  });
+
   test('dist/ferry.cjs, the bundled command users run, is built from these sources and finds its ports', async () => {
     const bundle = join(repoDir, 'dist', 'ferry.cjs');
     const cache = join(sb.dir, 'code-cache');
