@@ -17,7 +17,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TOP, planClosure, writeClosure } from './cache/closure.mjs';
 import { FerryCli, snapshotFerry } from './cache/ferry.mjs';
-import { nodeStart, pkgKey, stats, treeDigest } from './cache/measure.mjs';
+import { hasRoomFor, letFreedInodesAge, nodeStart, pkgKey, stats, treeDigest } from './cache/measure.mjs';
 import { NixPeer, ensureNix } from './cache/nix.mjs';
 import { ensureNginx, freePort, startNginx } from './cache/servers.mjs';
 import { writeReport } from './report.mjs';
@@ -265,6 +265,14 @@ async function main() {
   // --- the timed runs ------------------------------------------------------------------------------------------
   // One untimed run of every case first (warms the page cache and the binaries), then `runs` rounds, each
   // running every case once, so that a slow spell of the shared machine hits all of them alike.
+  // Destinations are kept until every round is done, so no run pays for another's deleted files (INODE_AGE_S).
+  const keepAll = hasRoomFor(join(work, 'dst'), cases.length * (opt.runs + 1) * opt.mb * 1.2e6);
+  if (!keepAll)
+    report.notes.push('not enough free space to keep every run: each destination was deleted after its run');
+  report.keptDestinations = keepAll;
+  /** @type {string[]} */
+  const done = [];
+  await letFreedInodesAge(log); // the fixtures deleted files too (build directories, temporary NARs)
   for (let round = 0; round <= opt.runs; round++) {
     log(round === 0 ? 'warm-up round…' : `round ${round}/${opt.runs}…`);
     for (const c of cases) {
@@ -279,10 +287,13 @@ async function main() {
       if (round > 0) c.sys.push(r.sysS ?? NaN);
       if (round > 0) c.rss.push(r.maxRssMb ?? NaN);
       // Keep the last file:// destination of each tool for the no-op runs; drop the rest (200 MB each).
-      if (!(round === opt.runs && (c.id === 'ferry-file' || c.id === 'nix-gzip')))
-        rmSync(dst, { recursive: true, force: true });
+      if (!(round === opt.runs && (c.id === 'ferry-file' || c.id === 'nix-gzip'))) {
+        if (keepAll) done.push(dst);
+        else rmSync(dst, { recursive: true, force: true });
+      }
     }
   }
+  for (const d of done) rmSync(d, { recursive: true, force: true });
 
   // --- no-op: everything present ---------------------------------------------------------------------------------
   // Interleaved with `node -e 0` (ferry's floor: what any node program pays to start), in ferry's environment

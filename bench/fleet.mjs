@@ -21,6 +21,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -29,7 +30,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TOP, planClosure, writeClosure } from './cache/closure.mjs';
 import { FerryCli, snapshotFerry } from './cache/ferry.mjs';
-import { ferryEnv, stats } from './cache/measure.mjs';
+import { ferryEnv, hasRoomFor, letFreedInodesAge, stats } from './cache/measure.mjs';
 import { machineCpuS, run, treeSize, vethFor, wireBytes } from './fleet/measure.mjs';
 import { cpuProfileTop, sshTimeline, sshTracer } from './fleet/trace.mjs';
 import { writeReport } from './report.mjs';
@@ -365,11 +366,20 @@ async function main() {
   // Round 0 is an untimed warm-up. Every round starts each tool from empty hosts, then: first deploy (v1),
   // incremental (v2), no-op (v2 again). The tools alternate which goes first, so a slow spell of the shared
   // machine does not always hit the same one.
+  // A round's trees are moved aside, not deleted, until the end, so no step pays for deleted files (INODE_AGE_S).
+  const keepAll = hosts.every((h) => hasRoomFor(h.fsDir, tools.length * (opt.runs + 1) * opt.mb * 1.3e6));
+  if (!keepAll) report.notes.push('not enough free space to keep every round: host trees were deleted');
+  report.keptRounds = keepAll;
+  await letFreedInodesAge(log); // the fixtures deleted files too (build directories)
   for (let round = 0; round <= opt.runs; round++) {
     log(round === 0 ? 'warm-up round (untimed)…' : `round ${round}/${opt.runs}…`);
     const order = round % 2 === 1 ? tools : [...tools].reverse();
     for (const tool of order) {
-      for (const h of hosts) rmSync(join(h.fsDir, tool.dir), { recursive: true, force: true });
+      for (const h of hosts) {
+        const dir = join(h.fsDir, tool.dir);
+        if (keepAll && existsSync(dir)) renameSync(dir, join(h.fsDir, `.old-${tool.dir}-${round}`));
+        else rmSync(dir, { recursive: true, force: true });
+      }
       for (const c of CASES) {
         const v = c === 'first' ? 'v1' : 'v2';
         spawnSync('sync'); // write back earlier steps' data now, untimed
@@ -435,7 +445,9 @@ async function main() {
   // One more first and incremental deploy of ferry, untimed for the table, with the ssh tracer and node's CPU
   // profile: where its time goes.
   d.ferryTrace = {};
-  for (const h of hosts) rmSync(join(h.fsDir, 'ferry'), { recursive: true, force: true });
+  for (const h of hosts)
+    if (report.keptRounds === true) renameSync(join(h.fsDir, 'ferry'), join(h.fsDir, '.old-ferry-trace'));
+    else rmSync(join(h.fsDir, 'ferry'), { recursive: true, force: true });
   for (const [c, v] of /** @type {const} */ ([
     ['first', 'v1'],
     ['incremental', 'v2'],

@@ -4,7 +4,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statfsSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const TIME = '/usr/bin/time'; // GNU time, for the child's CPU and peak memory (optional)
@@ -106,4 +115,25 @@ export function ferryEnv() {
 /** Wall time of one `node -e 0` in `env`: the floor under any command of ferry's. @param {NodeJS.ProcessEnv} env */
 export function nodeStart(env) {
   return timed(process.execPath, ['-e', '0'], { env }).ms;
+}
+
+/**
+ * On ext4 without a journal (as on these VMs), an inode freed less than a minute ago is not reused
+ * (RECENTCY_MIN in fs/ext4/ialloc.c), and every file created meanwhile pays a scan past all of them: with perf,
+ * half the CPU of a 3,400-file install went to recently_deleted() right after the previous run's tree was
+ * deleted. So the benches delete nothing between timed runs, and let the fixtures' deletions age first.
+ */
+export const INODE_AGE_S = 65;
+
+/** Waits INODE_AGE_S seconds, saying so. @param {(s: string) => void} log */
+export async function letFreedInodesAge(log) {
+  log(`waiting ${INODE_AGE_S} s for inodes the fixtures freed to age (see INODE_AGE_S)…`);
+  await new Promise((r) => setTimeout(r, INODE_AGE_S * 1000));
+}
+
+/** Whether `dir`'s file system has `bytes` free (made first if missing). @param {string} dir @param {number} bytes */
+export function hasRoomFor(dir, bytes) {
+  mkdirSync(dir, { recursive: true });
+  const st = statfsSync(dir);
+  return st.bavail * st.bsize > bytes;
 }

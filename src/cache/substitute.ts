@@ -15,14 +15,14 @@ import {
 import type { Store, StoreId } from '../store/index.js';
 import { checkFreshness, parseIndex, type CacheIndex, type SeenIndex } from './cache-index.js';
 import { INDEX_FILE, PKG_DIR, readEnvelope } from './layout.js';
-import { openSource, type CacheSource, type LocalArchive } from './source.js';
+import { openSource, type CacheSource } from './source.js';
 
 export interface SubstituteOptions {
   readonly trust: TrustOptions;
   readonly host: HostPlatform;
   readonly now: Date;
   readonly reporter: Reporter;
-  /** Downloads at once. */
+  /** Packages fetched and extracted at once, at most (and no more than the cores when reading local files). */
   readonly parallel: number;
 }
 
@@ -175,52 +175,33 @@ async function findOne(caches: readonly OpenedCache[], id: StoreId, opts: Substi
   return undefined;
 }
 
-/** Downloads run in parallel; installs follow in dependency order as their downloads complete. */
+/**
+ * Packages are fetched and extracted side by side (in worker threads when there are several): a download goes
+ * straight into its extractor, never through a temporary file. They are registered in dependency order, each
+ * after the packages it references.
+ */
 async function fetchAndInstall(store: Store, found: ReadonlyMap<StoreId, Found>, opts: SubstituteOptions) {
-  const tmpDir = join(store.rootDir, 'var', 'downloads');
-  const downloads = new Map<StoreId, Promise<LocalArchive>>();
-  const limit = pool(opts.parallel);
-  for (const [id, f] of found) {
-    const entry = f.cache.index.packages[id];
-    if (entry === undefined) continue;
-    const p = limit(() =>
-      download(f, id, { sha256: entry.archiveSha256, size: entry.archiveSize }, tmpDir, opts),
-    );
-    p.catch(() => undefined); // awaited below, in order
-    downloads.set(id, p);
-  }
-  // Packages are extracted side by side as their downloads complete (in worker threads when there are several),
-  // and registered in dependency order: each after the packages it references.
   const installed: StoreId[] = [];
   const installs = new Map<StoreId, Promise<boolean>>();
-  const workers = ExtractPool.forPackages(found.size);
+  const workers = ExtractPool.forPackages(found.size, opts.parallel);
   const stageLimit = pool(workers?.size ?? 2);
   const installOne = (id: StoreId): Promise<boolean> => {
     const known = installs.get(id);
     if (known !== undefined) return known;
     const f = found.get(id);
-    const dl = downloads.get(id);
     const p = (async () => {
-      if (f === undefined || dl === undefined) return true; // present already, or not from a cache
+      if (f === undefined) return true; // present already, or not from a cache
       const refs = f.manifest.references.filter((r) => r !== id && found.has(r));
       const refsOk = Promise.all(refs.map(installOne)).then((ok) => ok.every(Boolean));
       try {
-        const archive = await dl;
-        try {
-          const where = `${f.cache.source.url}/${PKG_DIR}/${id}.tar.gz`;
-          const staged = await stageLimit(() =>
-            stagePackage(store, f.manifest, archive.file, where, workers?.extract),
-          );
-          if (staged === undefined) return true;
-          if (!(await refsOk)) {
-            await staged.discard();
-            throw new Error('a dependency could not be substituted');
-          }
-          await staged.commit();
-          installed.push(id);
-        } finally {
-          if (archive.temporary) await fs.rm(archive.file, { force: true });
+        const staged = await stageLimit(() => fetchAndStage(store, f, id, workers, opts));
+        if (staged === undefined) return true;
+        if (!(await refsOk)) {
+          await staged.discard();
+          throw new Error('a dependency could not be substituted');
         }
+        await staged.commit();
+        installed.push(id);
         return true;
       } catch (e) {
         if (!isAppError(e) && !(e instanceof Error && e.message.startsWith('a dependency'))) throw e;
@@ -239,32 +220,38 @@ async function fetchAndInstall(store: Store, found: ReadonlyMap<StoreId, Found>,
   return installed;
 }
 
-async function download(
+/** One package from its cache into the store under a temporary name, reported as a fetch with progress. */
+async function fetchAndStage(
+  store: Store,
   f: Found,
   id: StoreId,
-  expect: { sha256: PackageManifest['archive']['sha256']; size: number },
-  tmpDir: string,
+  workers: ExtractPool | undefined,
   opts: SubstituteOptions,
 ) {
+  const entry = f.cache.index.packages[id];
+  if (entry === undefined) throw new Error(`Assertion failed: ${id} left the index`);
+  const rel = `${PKG_DIR}/${id}.tar.gz`;
   const act = `fetch:${id}`;
   const mb = (n: number) => (n / 1048576).toFixed(1);
   opts.reporter.start({
     id: act,
     kind: 'fetch',
-    text: `${f.manifest.name} ${f.manifest.version} (${mb(expect.size)} MB)`,
+    text: `${f.manifest.name} ${f.manifest.version} (${mb(entry.archiveSize)} MB)`,
   });
   let got = 0;
   let shown = 0;
+  const onBytes = (n: number) => {
+    got += n;
+    if (got - shown < 4 * 1048576) return;
+    shown = got;
+    opts.reporter.progress(act, `${mb(got)} of ${mb(entry.archiveSize)} MB`);
+  };
   try {
-    const a = await f.cache.source.archive(`${PKG_DIR}/${id}.tar.gz`, expect, tmpDir, (n) => {
-      got += n;
-      if (got - shown > 4 * 1048576) {
-        shown = got;
-        opts.reporter.progress(act, `${mb(got)} of ${mb(expect.size)} MB`);
-      }
-    });
+    const input = await f.cache.source.input(rel, { sha256: entry.archiveSha256, size: entry.archiveSize });
+    const where = `${f.cache.source.url}/${rel}`;
+    const staged = await stagePackage(store, f.manifest, input, where, workers?.extract, onBytes);
     opts.reporter.finish(act, 'ok');
-    return a;
+    return staged;
   } catch (e) {
     opts.reporter.finish(act, 'failed', e instanceof Error ? e.message : String(e));
     throw e;

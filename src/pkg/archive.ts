@@ -348,8 +348,8 @@ interface Meta {
 }
 
 /**
- * Extract a .tar.gz (or plain tar) from a path or a stream into `targetDir`, which must not exist: it is
- * created, and on any error removed completely before the error is rethrown.
+ * Extract a .tar.gz (or plain tar) from a path, a stream or an async iterable of bytes into `targetDir`, which
+ * must not exist: it is created, and on any error removed completely before the error is rethrown.
  *
  * Refused (E_ARCHIVE_UNSAFE): absolute names, '..' components, NUL bytes, repeated paths, paths through a
  * symlink, symlinks that are absolute or lead out of the target (also by way of other links), hard links,
@@ -365,13 +365,13 @@ interface Meta {
  * written.
  */
 export async function extractArchive(
-  input: string | NodeJS.ReadableStream,
+  input: string | NodeJS.ReadableStream | AsyncIterable<Buffer>,
   targetDir: string,
   opts: { limits?: Partial<ExtractLimits>; label?: string } = {},
 ): Promise<ExtractedFile[]> {
   // Paused before the first await: with a 'data' listener on it (a caller hashing the download), a flowing
   // stream would otherwise pass chunks to that listener that extraction never sees.
-  if (typeof input !== 'string') input.pause();
+  if (typeof input !== 'string' && 'pause' in input) input.pause();
   const st = newState(targetDir, opts.label ?? (typeof input === 'string' ? input : 'archive'), opts.limits);
   await makeTarget(targetDir);
   try {
@@ -472,7 +472,7 @@ function archiveError(code: ArchiveCode, st: ExtractState, text: string, o: Fail
  * so a listener on the caller's stream sees every byte exactly once.
  */
 async function decompressInto(
-  input: NodeJS.ReadableStream,
+  input: NodeJS.ReadableStream | AsyncIterable<Buffer>,
   consume: (data: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
   const it = input[Symbol.asyncIterator]();

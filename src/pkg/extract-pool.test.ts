@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isAppError, sha256File, type Sha256 } from '../core/index.js';
 import { ExtractPool } from './extract-pool.js';
 import { extractHashed } from './extract.js';
+import type { ArchiveInput } from './input.js';
+
+const file = (path: string): ArchiveInput => ({ kind: 'file', path });
 
 const work = mkdtempSync(join(tmpdir(), 'ferry-extract-pool-'));
 after(() => {
@@ -41,10 +44,10 @@ describe('ExtractPool', () => {
         ['a', 'b', 'c'].map((n) => archive(n, { [`share/${n}.txt`]: `${n}\n`, 'bin/tool': '#!/bin/sh\n' })),
       );
       const got = await Promise.all(
-        made.map((m, i) => pool.extract(m.file, join(work, `out-${i}`), `pkg ${i}`, m.sha)),
+        made.map((m, i) => pool.extract(file(m.file), join(work, `out-${i}`), `pkg ${i}`, m.sha)),
       );
       const here = await extractHashed(
-        made[0]?.file ?? '',
+        file(made[0]?.file ?? ''),
         join(work, 'out-main'),
         'pkg 0',
         made[0]?.sha ?? ('' as Sha256),
@@ -65,7 +68,7 @@ describe('ExtractPool', () => {
     try {
       const m = await archive('bad-hash', { 'x.txt': 'x\n' });
       await assert.rejects(
-        pool.extract(m.file, join(work, 'out-bad'), 'pkg bad', '0'.repeat(64) as Sha256),
+        pool.extract(file(m.file), join(work, 'out-bad'), 'pkg bad', '0'.repeat(64) as Sha256),
         (e) => {
           assert.ok(isAppError(e));
           assert.equal(e.code, 'E_PKG_HASH');
@@ -73,21 +76,25 @@ describe('ExtractPool', () => {
           return true;
         },
       );
-      writeFileSync(join(work, 'not-gzip.tar.gz'), 'not an archive');
+      // Junk with the signed hash is a broken archive; junk with another hash is a damaged download.
+      const junk = join(work, 'not-gzip.tar.gz');
+      writeFileSync(junk, 'not an archive');
+      const junkSha = await sha256File(junk);
       await assert.rejects(
-        pool.extract(
-          join(work, 'not-gzip.tar.gz'),
-          join(work, 'out-junk'),
-          'pkg junk',
-          '0'.repeat(64) as Sha256,
-        ),
+        pool.extract(file(junk), join(work, 'out-junk'), 'pkg junk', junkSha),
         (e) => isAppError(e) && e.code === 'E_ARCHIVE_CORRUPT',
       );
-      const ok = await archive('after', { 'y.txt': 'y\n' });
-      assert.equal(
-        (await pool.extract(ok.file, join(work, 'out-after'), 'pkg after', ok.sha)).length > 0,
-        true,
+      await assert.rejects(
+        pool.extract(file(junk), join(work, 'out-junk2'), 'pkg junk', '0'.repeat(64) as Sha256),
+        (e) => isAppError(e) && e.code === 'E_PKG_HASH' && e.message.includes(junkSha),
       );
+      const ok = await archive('after', { 'y.txt': 'y\n' });
+      let bytes = 0;
+      const files = await pool.extract(file(ok.file), join(work, 'out-after'), 'pkg after', ok.sha, (n) => {
+        bytes += n;
+      });
+      assert.equal(files.length > 0, true);
+      assert.equal(bytes, statSync(ok.file).size, 'progress counts every byte of the archive');
     } finally {
       await pool.close();
     }

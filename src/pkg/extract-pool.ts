@@ -22,19 +22,26 @@ export class ExtractPool {
     this.size = size;
   }
 
-  /** A pool for installing `count` packages, or undefined when one thread is as good. */
-  static forPackages(count: number): ExtractPool | undefined {
-    const size = Math.min(count, availableParallelism(), 4);
+  /** A pool for installing `count` packages, at most `parallel` at once; undefined when one thread is as good. */
+  static forPackages(count: number, parallel = 4): ExtractPool | undefined {
+    const size = Math.min(count, parallel, availableParallelism(), 4);
     return size >= 2 ? new ExtractPool(size) : undefined;
   }
 
-  readonly extract: Extractor = async (archive, target, what, want: Sha256) => {
+  readonly extract: Extractor = async (input, target, what, want: Sha256, onBytes) => {
     const worker = await this.take();
     try {
       const id = this.next++;
       return await new Promise<ExtractedFile[]>((resolve, reject) => {
-        this.running.set(worker, { id, resolve, reject });
-        worker.postMessage({ id, archive, target, what, want } satisfies ExtractJob);
+        this.running.set(worker, { id, resolve, reject, onBytes });
+        worker.postMessage({
+          id,
+          input,
+          target,
+          what,
+          want,
+          progress: onBytes !== undefined,
+        } satisfies ExtractJob);
       });
     } finally {
       this.running.delete(worker);
@@ -62,7 +69,8 @@ export class ExtractPool {
     w.on('message', (m: ExtractReply) => {
       const job = this.running.get(w);
       if (job?.id !== m.id) return;
-      if ('files' in m) job.resolve(m.files);
+      if ('bytes' in m) job.onBytes?.(m.bytes);
+      else if ('files' in m) job.resolve(m.files);
       else job.reject(deserializeError(m.error));
     });
     // A worker that dies fails its job and is not used again; the next job starts another.
@@ -84,6 +92,7 @@ interface Job {
   readonly id: number;
   readonly resolve: (files: ExtractedFile[]) => void;
   readonly reject: (e: Error) => void;
+  readonly onBytes: ((n: number) => void) | undefined;
 }
 
 /** The bundle's worker is dist/ferry-extract.cjs beside it; tsc's output has pkg/extract-worker.js. */

@@ -1,11 +1,31 @@
 import { parentPort } from 'node:worker_threads';
 import { extractHashed, serializeError, type ExtractJob, type ExtractReply } from './extract.js';
 
+/** Progress is sent in steps of this many bytes: one message per chunk would cost more than it tells. */
+const PROGRESS_STEP = 1 << 20;
+
+const reply = (m: ExtractReply) => parentPort?.postMessage(m);
+
 // A worker thread of ExtractPool (extract-pool.ts): extracts one package at a time. What it does is mostly
 // synchronous file creation and hashing, so two of them keep two cores busy where one thread did both in turn.
 parentPort?.on('message', (job: ExtractJob) => {
-  extractHashed(job.archive, job.target, job.what, job.want).then(
-    (files) => parentPort?.postMessage({ id: job.id, files } satisfies ExtractReply),
-    (e: unknown) => parentPort?.postMessage({ id: job.id, error: serializeError(e) } satisfies ExtractReply),
+  let unsent = 0;
+  const flush = () => {
+    if (unsent > 0) reply({ id: job.id, bytes: unsent });
+    unsent = 0;
+  };
+  const onBytes = (n: number) => {
+    unsent += n;
+    if (unsent >= PROGRESS_STEP) flush();
+  };
+  extractHashed(job.input, job.target, job.what, job.want, job.progress ? onBytes : undefined).then(
+    (files) => {
+      flush();
+      reply({ id: job.id, files });
+    },
+    (e: unknown) => {
+      flush();
+      reply({ id: job.id, error: serializeError(e) });
+    },
   );
 });

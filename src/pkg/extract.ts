@@ -1,54 +1,82 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { Transform } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
 import { AppError, isAppError, type Code, type Sha256 } from '../core/index.js';
 import { extractArchive, type ExtractedFile } from './archive.js';
+import { openInput, type ArchiveInput } from './input.js';
 
 /** Extracts a package archive into `target` (which must not exist), checking the archive's sha256 on the way. */
 export type Extractor = (
-  archive: string,
+  input: ArchiveInput,
   target: string,
   what: string,
   want: Sha256,
+  onBytes?: (n: number) => void,
 ) => Promise<ExtractedFile[]>;
 
 /**
- * Extract, hashing the bytes as the extractor pulls them: one read of the archive, back-pressure kept. A hash
- * other than the signed manifest's fails the install (the caller removes the half-made target).
+ * Extract, hashing the bytes as the extractor pulls them: one read of the archive (or one download), back-pressure
+ * kept. A hash other than the signed manifest's fails the install (the caller removes the half-made target).
+ * When extraction fails on the archive's content, the rest is hashed too: a damaged file or download is then
+ * reported as such, with both hashes, rather than as whatever its broken bytes looked like.
  */
-export const extractHashed: Extractor = async (archive, target, what, want) => {
+export const extractHashed: Extractor = async (input, target, what, want, onBytes) => {
   const hash = createHash('sha256');
-  const tee = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  const input = createReadStream(archive, { highWaterMark: 1 << 20 });
-  input.on('error', (e) => tee.destroy(e));
-  const got = await extractArchive(input.pipe(tee), target, { label: what }).finally(() => input.destroy());
+  const source = openInput(input)[Symbol.asyncIterator]();
+  let sourceFailed = false;
+  async function* pulled(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const r = await source.next().catch((e: unknown) => {
+        sourceFailed = true;
+        throw e;
+      });
+      if (r.done === true) return;
+      hash.update(r.value);
+      onBytes?.(r.value.length);
+      yield r.value;
+    }
+  }
+  try {
+    const files = await extractArchive(pulled(), target, { label: what });
+    checkDigest(hash, want, what);
+    return files;
+  } catch (e) {
+    if (!sourceFailed && !(isAppError(e) && e.code === 'E_PKG_HASH')) {
+      await drain(source, hash);
+      checkDigest(hash, want, what, e);
+    }
+    throw e;
+  } finally {
+    await source.return?.();
+  }
+};
+
+async function drain(source: AsyncIterator<Buffer>, hash: Hash): Promise<void> {
+  for (let r = await source.next(); r.done !== true; r = await source.next()) hash.update(r.value);
+}
+
+function checkDigest(hash: Hash, want: Sha256, what: string, cause?: unknown): void {
   const actual = hash.digest('hex');
   if (actual !== want)
     throw new AppError(
       'E_PKG_HASH',
       `${what}: the archive's sha256 is ${actual}, the signed manifest says ${want}`,
-      {
-        hint: 'the archive was altered or damaged: download it again',
-      },
+      { hint: 'the archive was altered or damaged: download it again', cause },
     );
-  return got;
-};
+}
 
 /** One extraction for a worker thread, and its answer (structured-cloned across threads). */
 export interface ExtractJob {
   readonly id: number;
-  readonly archive: string;
+  readonly input: ArchiveInput;
   readonly target: string;
   readonly what: string;
   readonly want: Sha256;
+  /** Whether to send `bytes` replies as the archive is read (for a download's progress). */
+  readonly progress: boolean;
 }
 
+/** Progress (bytes read since the last one), then one answer: the files, or the error. */
 export type ExtractReply =
+  | { readonly id: number; readonly bytes: number }
   | { readonly id: number; readonly files: ExtractedFile[] }
   | { readonly id: number; readonly error: SerializedError };
 

@@ -34,3 +34,4 @@ export {
   type TrustOptions,
 } from './unpack.js';
 export { ExtractPool } from './extract-pool.js';
+export { HTTP_ATTEMPTS, openInput, rangedGet, unreachable, type ArchiveInput } from './input.js';

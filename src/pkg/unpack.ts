@@ -6,6 +6,7 @@ import { removeTree, tempSibling } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store } from '../store/index.js';
 import type { ExtractedFile } from './archive.js';
 import { extractHashed, type Extractor } from './extract.js';
+import type { ArchiveInput } from './input.js';
 import { verifyBytes, type PublicKey } from './keys.js';
 import { glibcAtMost, metaOf, parseManifest, type PackageManifest } from './manifest.js';
 
@@ -67,7 +68,7 @@ export async function installPackage(
   archivePath: string,
   what: string,
 ): Promise<boolean> {
-  const staged = await stagePackage(store, m, archivePath, what);
+  const staged = await stagePackage(store, m, { kind: 'file', path: archivePath }, what);
   if (staged === undefined) return false;
   await staged.commit();
   return true;
@@ -87,9 +88,10 @@ export interface StagedPackage {
 export async function stagePackage(
   store: Store,
   m: PackageManifest,
-  archivePath: string,
+  input: ArchiveInput,
   what: string,
   extract: Extractor = extractHashed,
+  onBytes?: (n: number) => void,
 ): Promise<StagedPackage | undefined> {
   if (await store.has(m.id)) return undefined;
   const lock = await store.lock(m.id);
@@ -106,7 +108,7 @@ export async function stagePackage(
       await discard();
       return undefined;
     }
-    const files = checkFiles(m, await extract(archivePath, tmp, what, m.archive.sha256), what);
+    const files = checkFiles(m, await extract(input, tmp, what, m.archive.sha256, onBytes), what);
     const moved = await relocateInto(tmp, m, files, store.rootDir);
     const commit = async () => {
       try {

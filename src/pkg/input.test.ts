@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isAppError, sha256Bytes } from '../core/index.js';
+import { writeArchive } from './archive.js';
+import { extractHashed } from './extract.js';
+import { rangedGet, type ArchiveInput } from './input.js';
+
+/**
+ * A real HTTP server on loopback that misbehaves on purpose: cuts responses short, ignores Range, serves more
+ * or other bytes. Downloads must resume, and an archive is extracted from the stream only when every byte is
+ * the signed one.
+ */
+describe('archives over HTTP', () => {
+  const work = mkdtempSync(join(tmpdir(), 'ferry-input-'));
+  const body = randomBytes(3 * 1024 * 1024 + 17);
+  let archive = Buffer.alloc(0);
+  const seen: { path: string; range: string | undefined }[] = [];
+  const cuts = new Map<string, number>();
+  let server: Server;
+  let base = '';
+
+  /** Serves `bytes` from the Range start (206) or whole (200); the first `cutTimes` responses stop at 1 MiB. */
+  const serve = (
+    res: import('node:http').ServerResponse,
+    path: string,
+    bytes: Buffer,
+    from: number,
+    o: { cutTimes?: number; ignoreRange?: boolean } = {},
+  ) => {
+    const start = o.ignoreRange === true ? 0 : from;
+    res.writeHead(start > 0 ? 206 : 200, { 'content-length': String(bytes.length - start) });
+    const n = cuts.get(path) ?? 0;
+    cuts.set(path, n + 1);
+    if (n < (o.cutTimes ?? 0)) {
+      res.write(bytes.subarray(start, start + Math.min(1024 * 1024, (bytes.length - start) >> 1)));
+      setTimeout(() => res.destroy(), 20);
+    } else res.end(bytes.subarray(start));
+  };
+
+  before(async () => {
+    const tree = join(work, 'tree');
+    mkdirSync(join(tree, 'share'), { recursive: true });
+    writeFileSync(join(tree, 'share', 'data'), body);
+    writeFileSync(join(tree, 'share', 'note.txt'), 'hello\n');
+    await writeArchive(tree, join(work, 'pkg.tar.gz'), { level: 1 });
+    archive = readFileSync(join(work, 'pkg.tar.gz'));
+    server = createServer((req, res) => {
+      const path = req.url ?? '';
+      seen.push({ path, range: req.headers.range });
+      const from = Number(/bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      const flipped = Buffer.from(body);
+      flipped[5] = (flipped[5] ?? 0) ^ 1;
+      const damaged = Buffer.from(archive);
+      damaged[archive.length >> 1] = (damaged[archive.length >> 1] ?? 0) ^ 0xff;
+      if (path === '/cut') serve(res, path, body, from, { cutTimes: 1 });
+      else if (path === '/norange') serve(res, path, body, from, { cutTimes: 1, ignoreRange: true });
+      else if (path === '/always-cut') serve(res, path, body, from, { cutTimes: 99 });
+      else if (path === '/short') res.end(body.subarray(0, body.length - 1));
+      else if (path === '/long') res.end(Buffer.concat([body, body]));
+      else if (path === '/flipped') res.end(flipped);
+      else if (path === '/pkg-cut') serve(res, path, archive, from, { cutTimes: 2 });
+      else if (path === '/pkg-damaged') res.end(damaged);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const addr = server.address();
+    base = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+  });
+  after(() => {
+    server.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const expect = () => ({ size: body.length, sha256: sha256Bytes(body) });
+  const collect = async (path: string) => {
+    const parts: Buffer[] = [];
+    for await (const b of rangedGet(`${base}/${path}`, expect().size, expect().sha256)) parts.push(b);
+    return Buffer.concat(parts);
+  };
+
+  test('a response cut short is resumed with a Range request', async () => {
+    assert.deepEqual(await collect('cut'), body);
+    const ranges = seen.filter((s) => s.path === '/cut').map((s) => s.range);
+    assert.equal(ranges[0], undefined);
+    assert.match(ranges[1] ?? '', /^bytes=\d+-$/);
+  });
+
+  test('a server that ignores Range sends it all again, and what was passed on is skipped', async () => {
+    assert.deepEqual(await collect('norange'), body);
+  });
+
+  test('bytes are yielded exactly as served: a flipped bit is for the hash check to find', async () => {
+    const got = await collect('flipped');
+    assert.equal(got.length, body.length);
+    assert.notEqual(sha256Bytes(got), expect().sha256);
+  });
+
+  for (const [path, code, why] of [
+    ['long', 'E_CACHE_DOWNLOAD', /longer than the \d+ bytes expected/],
+    ['short', 'E_CACHE_DOWNLOAD', /got \d+ bytes; expected \d+ bytes with sha256 [0-9a-f]{64}/],
+    ['always-cut', 'E_CACHE_UNREACHABLE', /./],
+    ['nothing', 'E_CACHE_MISSING', /HTTP 404/],
+  ] as const)
+    test(`${path}: ${code}, naming the URL`, async () => {
+      await assert.rejects(
+        collect(path),
+        (e: unknown) =>
+          isAppError(e) && e.code === code && e.message.includes(`${base}/${path}`) && why.test(e.message),
+      );
+    });
+
+  const http = (path: string): ArchiveInput => ({
+    kind: 'http',
+    url: `${base}/${path}`,
+    size: archive.length,
+    sha256: sha256Bytes(archive),
+  });
+
+  test('an archive is extracted as it downloads, across two dropped connections', async () => {
+    let bytes = 0;
+    const files = await extractHashed(
+      http('pkg-cut'),
+      join(work, 'out-cut'),
+      'pkg',
+      sha256Bytes(archive),
+      (n) => (bytes += n),
+    );
+    assert.deepEqual(readFileSync(join(work, 'out-cut', 'share', 'data')), body);
+    assert.equal(files.find((f) => f.path === 'share/data')?.sha256, sha256Bytes(body));
+    assert.equal(bytes, archive.length);
+    assert.equal(seen.filter((s) => s.path === '/pkg-cut').length, 3);
+  });
+
+  test('a damaged download is reported with the URL and both hashes, and nothing is left', async () => {
+    const want = sha256Bytes(archive);
+    const target = join(work, 'out-damaged');
+    await assert.rejects(
+      extractHashed(http('pkg-damaged'), target, `${base}/pkg-damaged`, want),
+      (e: unknown) =>
+        isAppError(e) &&
+        e.code === 'E_PKG_HASH' &&
+        e.message.includes(`${base}/pkg-damaged`) &&
+        e.message.includes(want) &&
+        /sha256 is [0-9a-f]{64}/.test(e.message),
+    );
+    assert.equal(existsSync(target), false);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * Where a package archive's bytes come from: a local file, or an HTTP(S) URL read as it is extracted. Plain
+ * data, so an extraction worker thread can open it itself. A download is not written to a temporary file and
+ * read back: its bytes go straight into the extractor, which hashes them (extract.ts), and a package is
+ * registered only when the whole archive's sha256 is the signed one.
+ */
+import { createReadStream } from 'node:fs';
+import { AppError, type Sha256 } from '../core/index.js';
+
+export type ArchiveInput =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'http'; readonly url: string; readonly size: number; readonly sha256: Sha256 };
+
+const READ_CHUNK = 1 << 20;
+/** Tries of one download, each resuming where the last stopped. */
+export const HTTP_ATTEMPTS = 4;
+
+/** The archive's bytes in order, each exactly once. */
+export function openInput(input: ArchiveInput): AsyncIterable<Buffer> {
+  if (input.kind === 'file') return createReadStream(input.path, { highWaterMark: READ_CHUNK });
+  return rangedGet(input.url, input.size, input.sha256);
+}
+
+/**
+ * A GET that survives dropped connections: after a failure it asks for the rest with a Range request (a server
+ * that ignores Range sends the whole file again, and what was passed on already is skipped). It never yields
+ * more than `size` bytes, and a file that stays short after every attempt is an E_CACHE_DOWNLOAD naming the URL.
+ */
+export async function* rangedGet(url: string, size: number, sha256: Sha256): AsyncGenerator<Buffer> {
+  let have = 0;
+  let failures = 0;
+  const retry = async (why: unknown) => {
+    if (++failures >= HTTP_ATTEMPTS) throw unreachable(url, why);
+    await new Promise((r) => setTimeout(r, 100 * 2 ** failures));
+  };
+  while (have < size) {
+    let res: Response;
+    try {
+      res = await fetch(url, have > 0 ? { headers: { range: `bytes=${have}-` } } : {});
+    } catch (e) {
+      await retry(e);
+      continue;
+    }
+    if (res.status === 404)
+      throw new AppError('E_CACHE_MISSING', `${url}: not found (HTTP 404)`, {
+        hint: 'push the package to the cache again',
+      });
+    if (!res.ok || res.body === null) {
+      await retry(new Error(`HTTP ${res.status}`));
+      continue;
+    }
+    let skip = have > 0 && res.status !== 206 ? have : 0;
+    try {
+      for await (const piece of res.body as AsyncIterable<Uint8Array>) {
+        let chunk = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+        if (skip > 0) {
+          const drop = Math.min(skip, chunk.length);
+          skip -= drop;
+          chunk = chunk.subarray(drop);
+        }
+        if (chunk.length === 0) continue;
+        if (have + chunk.length > size)
+          throw new AppError('E_CACHE_DOWNLOAD', `${url}: longer than the ${size} bytes expected`, {
+            hint: 'the file on the cache is not the one its index names: push the package again',
+          });
+        have += chunk.length;
+        yield chunk;
+      }
+    } catch (e) {
+      if (e instanceof AppError) throw e;
+      await retry(e);
+      continue;
+    }
+    if (have < size) {
+      if (failures + 1 >= HTTP_ATTEMPTS)
+        throw new AppError(
+          'E_CACHE_DOWNLOAD',
+          `${url}: got ${have} bytes; expected ${size} bytes with sha256 ${sha256}`,
+          { hint: 'retry; if it persists the file on the cache is damaged: push the package again' },
+        );
+      await retry(new Error('the response ended early'));
+    }
+  }
+}
+
+/** A cache that could not be reached: the URL, and the deepest cause (fetch wraps the socket's error). */
+export function unreachable(url: string, e: unknown): AppError {
+  const why = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
+  return new AppError('E_CACHE_UNREACHABLE', `${url}: ${why}`, {
+    hint: 'check the URL and that the cache server runs',
+    cause: e,
+  });
+}
