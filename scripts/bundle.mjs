@@ -46,7 +46,7 @@ if (dynamic >= 0)
 // child_process, http, zlib and readline, and 4 ms of streams at every start, before anything runs. esbuild reads a named import as a
 // property of `var import_x = require("node:x")`, so a proxy that requires on the first property read is enough.
 const LAZY =
-  /^var (import_\w+) = require\("(node:(?:crypto|child_process|http|zlib|readline\/promises|stream|stream\/promises|worker_threads|tty))"\);$/gm;
+  /^var (import_\w+) = require\("(node:(?:crypto|child_process|http|https|zlib|readline\/promises|stream|stream\/promises|worker_threads|tty))"\);$/gm;
 let lazy = 0;
 const rewritten = bundled.replace(LAZY, (_, name, id) => {
   lazy++;

@@ -41,7 +41,7 @@ async function handle(dir: string, req: IncomingMessage, res: ServerResponse): P
     ...(range === undefined ? {} : { 'content-range': `bytes ${start}-${end}/${st.size}` }),
   });
   if (req.method === 'HEAD' || st.size === 0) return void res.end();
-  createReadStream(file, { start, end }).pipe(res);
+  createReadStream(file, { start, end, highWaterMark: 1 << 20 }).pipe(res);
 }
 
 function parseRange(h: string | undefined, size: number): [number, number] | 'bad' | undefined {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, isErrno, type Sha256 } from '../core/index.js';
-import { HTTP_ATTEMPTS, unreachable, type ArchiveInput } from '../pkg/index.js';
+import { HTTP_ATTEMPTS, httpGetBytes, unreachable, type ArchiveInput } from '../pkg/index.js';
 
 export interface Expected {
   readonly sha256: Sha256;
@@ -74,10 +74,7 @@ export class HttpCacheSource implements CacheSource {
     const url = `${this.url}/${rel}`;
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await fetch(url);
-        if (res.status === 404) return undefined;
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        return Buffer.from(await res.arrayBuffer());
+        return await httpGetBytes(url);
       } catch (e) {
         if (attempt >= HTTP_ATTEMPTS) throw unreachable(url, e);
         await sleep(100 * 2 ** attempt);

@@ -34,4 +34,12 @@ export {
   type TrustOptions,
 } from './unpack.js';
 export { ExtractPool } from './extract-pool.js';
-export { HTTP_ATTEMPTS, openInput, rangedGet, unreachable, type ArchiveInput } from './input.js';
+export {
+  HTTP_ATTEMPTS,
+  httpGet,
+  httpGetBytes,
+  openInput,
+  rangedGet,
+  unreachable,
+  type ArchiveInput,
+} from './input.js';

@@ -122,6 +122,14 @@ function secretKeyObject(k: SecretKey): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, k.raw]), format: 'der', type: 'pkcs8' });
 }
 
+/** Made once per key: an install checks a signature per package, all against the same few keys. */
+const keyObjects = new WeakMap<PublicKey, KeyObject>();
+
 function publicKeyObject(k: PublicKey): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, k.raw]), format: 'der', type: 'spki' });
+  let o = keyObjects.get(k);
+  if (o === undefined) {
+    o = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, k.raw]), format: 'der', type: 'spki' });
+    keyObjects.set(k, o);
+  }
+  return o;
 }
