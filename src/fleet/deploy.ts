@@ -7,6 +7,7 @@ import { removeTree } from '../platform/index.js';
 import type { Store, StoreId, StoreMeta } from '../store/index.js';
 import { Packer, prepareOutgoing, sendPaths } from './copy.js';
 import { localZstd, type Codec } from './compress.js';
+import { likelyMissing, readHint, writeHint, type HostHint } from './hints.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
 import { openProbed } from './probe.js';
 import { ACTIVATE, DISCARD } from './scripts.js';
@@ -70,6 +71,7 @@ export async function deploy(
 ): Promise<HostOutcome[]> {
   const sessions = hosts.map(newSession);
   targets.catch(() => undefined); // awaited below; a failed build must not count as unhandled meanwhile
+  const hints = new Map(hosts.map((h) => [h.name, readHint(fc.store.rootDir, h.name, h.root)]));
   // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
   const probed = mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => probe(fc, s)));
   const genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
@@ -88,6 +90,7 @@ export async function deploy(
       return m;
     };
     for (const t of built.values()) for (const id of t.closure) void readMeta(id);
+    for (const h of hosts) void prepack(fc, h, hints.get(h.name), built, packer, readMeta);
     const linked = linkTrees(fc.store, built, genDir);
     linked.catch(() => undefined); // awaited below, after the probes
     await probed;
@@ -115,6 +118,31 @@ export async function deploy(
     await closeAll(sessions);
     await packer[Symbol.asyncDispose]();
     await removeTree(genDir);
+  }
+}
+
+/**
+ * Starts packing what the host lacked at the last deploy from here (hints.ts), while it is still being probed;
+ * `stage` sends what the probe says it lacks, and finds those packs made or under way. A failure here is
+ * ignored: the same paths are packed again, and fail properly, if they are needed.
+ */
+async function prepack(
+  fc: FleetContext,
+  host: FleetHost,
+  hint: Promise<HostHint | undefined> | undefined,
+  targets: ReadonlyMap<string, ProfileTarget>,
+  packer: Packer,
+  readMeta: (id: StoreId) => Promise<StoreMeta>,
+): Promise<void> {
+  try {
+    const h = await hint;
+    if (h === undefined || (h.codec === 'zstd' && !localZstd())) return;
+    const closure = [...new Set(host.profiles.flatMap((p) => targets.get(p)?.closure ?? []))];
+    const guess = likelyMissing(closure, h);
+    for (const p of await prepareOutgoing(fc.store, guess, host.root, host.name, readMeta))
+      packer.start(p, h.codec);
+  } catch {
+    // only a head start
   }
 }
 
@@ -236,6 +264,8 @@ async function stage(fc: FleetContext, s: Session, input: StageInput): Promise<v
       fc.reporter.progress(id, `sent ${formatSize(n)} (of about ${formatSize(total)} before compression)`);
     },
   });
+  const storeIds = [...new Set([...state.storeIds, ...outgoing.map((p) => p.id)])].sort();
+  await writeHint(fc.store.rootDir, host.name, { root: host.root, codec, storeIds });
   s.outcome.bytesSent = sent.bytes;
   if (sent.bytes > 0) s.outcome.codec = codec;
   s.outcome.pathsSent = sent.paths;
