@@ -57,7 +57,9 @@ describe('archives over HTTP', () => {
       flipped[5] = (flipped[5] ?? 0) ^ 1;
       const damaged = Buffer.from(archive);
       damaged[archive.length >> 1] = (damaged[archive.length >> 1] ?? 0) ^ 0xff;
-      if (path === '/cut') serve(res, path, body, from, { cutTimes: 1 });
+      if (path === '/moved') res.writeHead(302, { location: '/cut-too' }).end();
+      else if (path === '/cut-too') serve(res, path, body, from, { cutTimes: 1 });
+      else if (path === '/cut') serve(res, path, body, from, { cutTimes: 1 });
       else if (path === '/norange') serve(res, path, body, from, { cutTimes: 1, ignoreRange: true });
       else if (path === '/always-cut') serve(res, path, body, from, { cutTimes: 99 });
       else if (path === '/short') res.end(body.subarray(0, body.length - 1));
@@ -88,6 +90,12 @@ describe('archives over HTTP', () => {
     const ranges = seen.filter((s) => s.path === '/cut').map((s) => s.range);
     assert.equal(ranges[0], undefined);
     assert.match(ranges[1] ?? '', /^bytes=\d+-$/);
+  });
+
+  test('a redirect is followed, and so is the resumed request', async () => {
+    assert.deepEqual(await collect('moved'), body);
+    assert.equal(seen.filter((s) => s.path === '/moved').length, 2);
+    assert.match(seen.filter((s) => s.path === '/cut-too')[1]?.range ?? '', /^bytes=\d+-$/);
   });
 
   test('a server that ignores Range sends it all again, and what was passed on is skipped', async () => {

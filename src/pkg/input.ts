@@ -108,12 +108,24 @@ export async function* rangedGet(url: string, size: number, sha256: Sha256): Asy
  * A GET with node:http(s), answered once the headers are in. Not fetch(): its web streams cost several times the
  * CPU per byte of a plain IncomingMessage, and a cache download is hundreds of megabytes.
  */
-export function httpGet(url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const get = url.startsWith('https:') ? httpsGet : httpGetPlain;
-    get(url, { headers }, resolve).on('error', reject);
-  });
+export async function httpGet(url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  let at = url;
+  for (let hops = 0; ; hops++) {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const get = at.startsWith('https:') ? httpsGet : httpGetPlain;
+      get(at, { headers }, resolve).on('error', reject);
+    });
+    // Object stores and CDNs answer with redirects; they are followed, a few at most, and only to http(s).
+    const location = res.headers.location;
+    if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined || hops >= MAX_REDIRECTS) return res;
+    res.resume();
+    at = new URL(location, at).href;
+    if (!/^https?:/.test(at)) throw new Error(`${url} redirects to ${at}, which is not http(s)`);
+  }
 }
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
 
 /** The whole body of a GET; undefined for 404; other statuses throw (the caller retries). */
 export async function httpGetBytes(url: string): Promise<Buffer | undefined> {
