@@ -15,7 +15,6 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readSync,
   symlinkSync,
   writeSync,
@@ -26,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { AppError, assert, isAppError, isErrno, type Sha256 } from '../core/index.js';
-import { fsyncDir, removeTree, tempSibling } from '../platform/index.js';
+import { fsyncDir, removeTree, tempSibling, walkTree, type TreeEntry } from '../platform/index.js';
 import {
   BLOCK,
   decodeHeader,
@@ -99,12 +98,6 @@ const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_
 // =========================================================================================================
 // Writing
 
-interface SourceEntry {
-  /** Path below the source directory, '/'-separated. */
-  readonly rel: string;
-  readonly kind: ArchiveEntryKind;
-}
-
 /**
  * Write a deterministic .tar.gz of the tree under `srcDir`: entries sorted (a directory before its
  * contents), mtime `opts.mtime` (seconds, default 0), owner 0:0 with empty names, mode 0755 for directories
@@ -176,42 +169,19 @@ async function writeAll(fh: fs.FileHandle, buf: Uint8Array): Promise<void> {
   for (let off = 0; off < buf.length;) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
 }
 
-/**
- * Every entry below `root`, depth first, sorted; anything but files, directories and links is refused.
- * Synchronous inside: an lstat is microseconds, a trip through the thread pool tens (0.4 s of a deploy's
- * 3,400-file closure, on the main thread, went to that).
- */
-function listTree(root: string): Promise<SourceEntry[]> {
-  const out: SourceEntry[] = [];
-  const visit = (rel: string): void => {
-    for (const name of readdirSync(rel === '' ? root : join(root, rel)).sort()) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      const kind = kindOf(lstatSync(join(root, r)));
-      if (kind === undefined)
-        throw new AppError('E_ARCHIVE_UNSAFE', `${join(root, r)} is not a file, directory or symbolic link`, {
-          hint: 'binary packages hold only files, directories and symbolic links; remove it from the tree',
-        });
-      out.push({ rel: r, kind });
-      if (kind === 'dir') visit(r);
-    }
-  };
-  try {
-    visit('');
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
-  return Promise.resolve(out);
-}
-
-function kindOf(st: Stats): ArchiveEntryKind | undefined {
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isDirectory()) return 'dir';
-  return st.isFile() ? 'file' : undefined;
+/** Every entry below `root`, depth first, sorted; anything but files, directories and links is refused. */
+function listTree(root: string): Promise<TreeEntry[]> {
+  return walkTree(root, (path, st) => {
+    if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink())
+      throw new AppError('E_ARCHIVE_UNSAFE', `${path} is not a file, directory or symbolic link`, {
+        hint: 'binary packages hold only files, directories and symbolic links; remove it from the tree',
+      });
+  });
 }
 
 async function* tarStream(
   root: string,
-  list: readonly SourceEntry[],
+  list: readonly TreeEntry[],
   prefix: readonly string[],
   mtime: number,
 ): AsyncGenerator<Buffer> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, constants, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, constants, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isErrno } from '../core/index.js';
@@ -121,14 +121,19 @@ export interface TreeEntry {
   readonly size: number;
 }
 
-/** Every entry below `root`, sorted by path, symlinks not followed. (Synchronous inside, as makeReadOnly.) */
-export function walkTree(root: string): Promise<TreeEntry[]> {
+/**
+ * Every entry below `root`, sorted by path (a directory before its contents), symlinks not followed; anything
+ * else than a directory or a symlink is reported as a file, unless `check` (given each path and its lstat)
+ * throws. Synchronous inside, as makeReadOnly.
+ */
+export function walkTree(root: string, check?: (path: string, st: Stats) => void): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
   const visit = (rel: string): void => {
     const names = readdirSync(rel === '' ? root : join(root, rel)).sort();
     for (const name of names) {
       const r = rel === '' ? name : `${rel}/${name}`;
       const st = lstatSync(join(root, r));
+      check?.(join(root, r), st);
       const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
       out.push({ rel: r, kind, mode: st.mode & 0o7777, size: st.size });
       if (kind === 'dir') visit(r);
