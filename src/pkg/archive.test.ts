@@ -4,15 +4,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { isAppError, sha256File } from '../core/index.js';
 import { walkTree } from '../platform/index.js';
-import { extractArchive, writeArchive, type ExtractedFile, type ExtractLimits } from './archive.js';
+import { writeArchive } from './archive.js';
+import { extractArchive, type ExtractedFile, type ExtractLimits } from './untar.js';
 
 const PYTHON = '/usr/bin/python3';
 const ENV = { ...process.env, LANG: 'C', LC_ALL: 'C', TZ: 'UTC' };
@@ -184,6 +186,30 @@ describe('writeArchive then extractArchive', () => {
     assert.equal(byPath(entries)['share/big']?.size, 5 * 1024 * 1024 + 123);
   });
 
+  it('with readOnly, leaves every file and directory below the target without write bits', async () => {
+    const dir = await freshDir('ro');
+    await writeArchive(src, join(dir, 'a.tar.gz'));
+    const entries = await extractArchive(join(dir, 'a.tar.gz'), join(dir, 'out'), { readOnly: true });
+    const want: Record<string, Node> = {};
+    for (const [p, n] of Object.entries(normalised(tree)))
+      want[p] = n.kind === 'symlink' ? n : { ...n, mode: n.mode & ~0o222 };
+    assert.deepEqual(await snapshot(join(dir, 'out')), want);
+    assertEntriesMatch(
+      entries.filter((e) => e.kind !== 'dir'),
+      Object.fromEntries(Object.entries(want).filter(([, n]) => n.kind !== 'dir')),
+    );
+    assert.equal((await fs.stat(join(dir, 'out'))).mode & 0o777, 0o755);
+    // A failed read-only extraction is removed completely too.
+    const cut = join(dir, 'cut.tar.gz');
+    const whole = gunzipSync(await fs.readFile(join(dir, 'a.tar.gz')));
+    await fs.writeFile(cut, gzipSync(whole.subarray(0, whole.length - 4096)));
+    await assert.rejects(
+      extractArchive(cut, join(dir, 'out-cut'), { readOnly: true }),
+      /truncated|end-of-archive/,
+    );
+    assert.equal(existsSync(join(dir, 'out-cut')), false);
+  });
+
   it('puts entries under a prefix when given one', async () => {
     const dir = await freshDir('prefix');
     const w = await writeArchive(src, join(dir, 'a.tar.gz'), { prefix: 'pkg/hello-1.0' });
@@ -239,7 +265,7 @@ describe('writeArchive then extractArchive', () => {
     await extractArchive(tee, join(dir, 'out'));
     assert.equal(hash.digest('hex'), await sha256File(file));
     const plain = join(dir, 'a.tar');
-    await fs.writeFile(plain, (await import('node:zlib')).gunzipSync(await fs.readFile(file)));
+    await fs.writeFile(plain, gunzipSync(await fs.readFile(file)));
     await extractArchive(plain, join(dir, 'out-plain'));
     assert.deepEqual(await snapshot(join(dir, 'out-plain')), normalised(tree));
   });

@@ -44,14 +44,21 @@ describe('ExtractPool', () => {
         ['a', 'b', 'c'].map((n) => archive(n, { [`share/${n}.txt`]: `${n}\n`, 'bin/tool': '#!/bin/sh\n' })),
       );
       const got = await Promise.all(
-        made.map((m, i) => pool.extract(file(m.file), join(work, `out-${i}`), `pkg ${i}`, m.sha)),
+        made.map((m, i) =>
+          pool.extract({
+            input: file(m.file),
+            target: join(work, `out-${i}`),
+            what: `pkg ${i}`,
+            want: m.sha,
+          }),
+        ),
       );
-      const here = await extractHashed(
-        file(made[0]?.file ?? ''),
-        join(work, 'out-main'),
-        'pkg 0',
-        made[0]?.sha ?? ('' as Sha256),
-      );
+      const here = await extractHashed({
+        input: file(made[0]?.file ?? ''),
+        target: join(work, 'out-main'),
+        what: 'pkg 0',
+        want: made[0]?.sha ?? ('' as Sha256),
+      });
       assert.deepEqual(got[0], here);
       assert.equal(readFileSync(join(work, 'out-2', 'share', 'c.txt'), 'utf8'), 'c\n');
     } finally {
@@ -68,7 +75,12 @@ describe('ExtractPool', () => {
     try {
       const m = await archive('bad-hash', { 'x.txt': 'x\n' });
       await assert.rejects(
-        pool.extract(file(m.file), join(work, 'out-bad'), 'pkg bad', '0'.repeat(64) as Sha256),
+        pool.extract({
+          input: file(m.file),
+          target: join(work, 'out-bad'),
+          what: 'pkg bad',
+          want: '0'.repeat(64) as Sha256,
+        }),
         (e) => {
           assert.ok(isAppError(e));
           assert.equal(e.code, 'E_PKG_HASH');
@@ -81,18 +93,26 @@ describe('ExtractPool', () => {
       writeFileSync(junk, 'not an archive');
       const junkSha = await sha256File(junk);
       await assert.rejects(
-        pool.extract(file(junk), join(work, 'out-junk'), 'pkg junk', junkSha),
+        pool.extract({ input: file(junk), target: join(work, 'out-junk'), what: 'pkg junk', want: junkSha }),
         (e) => isAppError(e) && e.code === 'E_ARCHIVE_CORRUPT',
       );
       await assert.rejects(
-        pool.extract(file(junk), join(work, 'out-junk2'), 'pkg junk', '0'.repeat(64) as Sha256),
+        pool.extract({
+          input: file(junk),
+          target: join(work, 'out-junk2'),
+          what: 'pkg junk',
+          want: '0'.repeat(64) as Sha256,
+        }),
         (e) => isAppError(e) && e.code === 'E_PKG_HASH' && e.message.includes(junkSha),
       );
       const ok = await archive('after', { 'y.txt': 'y\n' });
       let bytes = 0;
-      const files = await pool.extract(file(ok.file), join(work, 'out-after'), 'pkg after', ok.sha, (n) => {
-        bytes += n;
-      });
+      const files = await pool.extract(
+        { input: file(ok.file), target: join(work, 'out-after'), what: 'pkg after', want: ok.sha },
+        (n) => {
+          bytes += n;
+        },
+      );
       assert.equal(files.length > 0, true);
       assert.equal(bytes, statSync(ok.file).size, 'progress counts every byte of the archive');
     } finally {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { isBundled, type Sha256 } from '../core/index.js';
-import type { ExtractedFile } from './archive.js';
+import { isBundled } from '../core/index.js';
+import type { ExtractedFile } from './untar.js';
 import { deserializeError, type ExtractJob, type ExtractReply, type Extractor } from './extract.js';
 
 /**
@@ -28,20 +28,13 @@ export class ExtractPool {
     return size >= 2 ? new ExtractPool(size) : undefined;
   }
 
-  readonly extract: Extractor = async (input, target, what, want: Sha256, onBytes) => {
+  readonly extract: Extractor = async (req, onBytes) => {
     const worker = await this.take();
     try {
       const id = this.next++;
       return await new Promise<ExtractedFile[]>((resolve, reject) => {
         this.running.set(worker, { id, resolve, reject, onBytes });
-        worker.postMessage({
-          id,
-          input,
-          target,
-          what,
-          want,
-          progress: onBytes !== undefined,
-        } satisfies ExtractJob);
+        worker.postMessage({ ...req, id, progress: onBytes !== undefined } satisfies ExtractJob);
       });
     } finally {
       this.running.delete(worker);

@@ -18,7 +18,7 @@ parentPort?.on('message', (job: ExtractJob) => {
     unsent += n;
     if (unsent >= PROGRESS_STEP) flush();
   };
-  extractHashed(job.input, job.target, job.what, job.want, job.progress ? onBytes : undefined).then(
+  extractHashed(job, job.progress ? onBytes : undefined).then(
     (files) => {
       flush();
       reply({ id: job.id, files });

@@ -1,16 +1,20 @@
 import { createHash, type Hash } from 'node:crypto';
 import { AppError, isAppError, type Code, type Sha256 } from '../core/index.js';
-import { extractArchive, type ExtractedFile } from './archive.js';
+import { extractArchive, type ExtractedFile } from './untar.js';
 import { openInput, type ArchiveInput } from './input.js';
 
-/** Extracts a package archive into `target` (which must not exist), checking the archive's sha256 on the way. */
-export type Extractor = (
-  input: ArchiveInput,
-  target: string,
-  what: string,
-  want: Sha256,
-  onBytes?: (n: number) => void,
-) => Promise<ExtractedFile[]>;
+/** A package archive to extract into `target` (which must not exist), checking its sha256 on the way. */
+export interface ExtractRequest {
+  readonly input: ArchiveInput;
+  readonly target: string;
+  /** The archive's name in messages (its URL). */
+  readonly what: string;
+  readonly want: Sha256;
+  /** Leave the tree without write bits, as the store keeps it (nothing is to be rewritten in it). */
+  readonly readOnly?: boolean;
+}
+
+export type Extractor = (req: ExtractRequest, onBytes?: (n: number) => void) => Promise<ExtractedFile[]>;
 
 /**
  * Extract, hashing the bytes as the extractor pulls them: one read of the archive (or one download), back-pressure
@@ -18,7 +22,7 @@ export type Extractor = (
  * When extraction fails on the archive's content, the rest is hashed too: a damaged file or download is then
  * reported as such, with both hashes, rather than as whatever its broken bytes looked like.
  */
-export const extractHashed: Extractor = async (input, target, what, want, onBytes) => {
+export const extractHashed: Extractor = async ({ input, target, what, want, readOnly }, onBytes) => {
   const hash = createHash('sha256');
   const source = openInput(input)[Symbol.asyncIterator]();
   let sourceFailed = false;
@@ -35,7 +39,7 @@ export const extractHashed: Extractor = async (input, target, what, want, onByte
     }
   }
   try {
-    const files = await extractArchive(pulled(), target, { label: what });
+    const files = await extractArchive(pulled(), target, { label: what, readOnly: readOnly === true });
     checkDigest(hash, want, what);
     return files;
   } catch (e) {
@@ -64,12 +68,8 @@ function checkDigest(hash: Hash, want: Sha256, what: string, cause?: unknown): v
 }
 
 /** One extraction for a worker thread, and its answer (structured-cloned across threads). */
-export interface ExtractJob {
+export interface ExtractJob extends ExtractRequest {
   readonly id: number;
-  readonly input: ArchiveInput;
-  readonly target: string;
-  readonly what: string;
-  readonly want: Sha256;
   /** Whether to send `bytes` replies as the archive is read (for a download's progress). */
   readonly progress: boolean;
 }

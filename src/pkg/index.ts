@@ -1,14 +1,12 @@
 export {
-  extractArchive,
   tarPieces,
   tarSources,
   writeArchive,
-  type ArchiveEntry,
-  type ExtractedFile,
   type TarFile,
   type TarPiece,
   type TarSource,
 } from './archive.js';
+export { extractArchive, type ArchiveEntry, type ExtractedFile } from './untar.js';
 export {
   checkKeyName,
   formatKey,

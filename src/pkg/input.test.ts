@@ -132,10 +132,7 @@ describe('archives over HTTP', () => {
   test('an archive is extracted as it downloads, across two dropped connections', async () => {
     let bytes = 0;
     const files = await extractHashed(
-      http('pkg-cut'),
-      join(work, 'out-cut'),
-      'pkg',
-      sha256Bytes(archive),
+      { input: http('pkg-cut'), target: join(work, 'out-cut'), what: 'pkg', want: sha256Bytes(archive) },
       (n) => (bytes += n),
     );
     assert.deepEqual(readFileSync(join(work, 'out-cut', 'share', 'data')), body);
@@ -148,7 +145,7 @@ describe('archives over HTTP', () => {
     const want = sha256Bytes(archive);
     const target = join(work, 'out-damaged');
     await assert.rejects(
-      extractHashed(http('pkg-damaged'), target, `${base}/pkg-damaged`, want),
+      extractHashed({ input: http('pkg-damaged'), target, what: `${base}/pkg-damaged`, want }),
       (e: unknown) =>
         isAppError(e) &&
         e.code === 'E_PKG_HASH' &&

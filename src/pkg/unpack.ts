@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AppError, isAppError, type Sha256 } from '../core/index.js';
 import { removeTree, tempSibling } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store } from '../store/index.js';
-import type { ExtractedFile } from './archive.js';
+import type { ExtractedFile } from './untar.js';
 import { extractHashed, type Extractor } from './extract.js';
 import type { ArchiveInput } from './input.js';
 import { verifyBytes, type PublicKey } from './keys.js';
@@ -108,8 +108,11 @@ export async function stagePackage(
       await discard();
       return undefined;
     }
-    const files = checkFiles(m, await extract(input, tmp, what, m.archive.sha256, onBytes), what);
-    const moved = await relocateInto(tmp, m, files, store.rootDir);
+    // A package that needs no relocation is extracted as the store keeps it: no pass over its files later.
+    const readOnly = !needsRelocation(m, store.rootDir);
+    const extracted = await extract({ input, target: tmp, what, want: m.archive.sha256, readOnly }, onBytes);
+    const files = checkFiles(m, extracted, what);
+    const moved = readOnly ? files : await relocateInto(tmp, m, files, store.rootDir);
     const commit = async () => {
       try {
         const absent = store.missing(m.references.filter((r) => r !== m.id));
@@ -117,7 +120,7 @@ export async function stagePackage(
           throw new AppError('E_STORE_PATH', `${what} needs ${absent[0]}, which is not in the store`, {
             hint: 'install its dependencies first (a cache install does this in order)',
           });
-        await store.register(tmp, metaOf(m, moved, store.rootDir));
+        await store.register(tmp, metaOf(m, moved, store.rootDir), { readOnly });
       } finally {
         await discard();
       }
@@ -159,9 +162,12 @@ function differs(want: FileRecord, e: ExtractedFile): string | undefined {
   return undefined;
 }
 
+function needsRelocation(m: PackageManifest, root: string): boolean {
+  return m.embeddedRoot !== root && m.rootPathFiles.length > 0;
+}
+
 /** Rewrite the files that embed the packing root's path to this root's; re-record their hashes. */
 async function relocateInto(dir: string, m: PackageManifest, files: PackageManifest['files'], root: string) {
-  if (m.embeddedRoot === root || m.rootPathFiles.length === 0) return files;
   const out: Record<string, FileRecord> = { ...files };
   for (const rel of m.rootPathFiles) {
     const path = join(dir, rel);

@@ -170,10 +170,13 @@ export class Store {
     return FileLock.acquire(join(this.lockDir, id), onWait === undefined ? {} : { onWait });
   }
 
-  /** Make `tmpDir` the store path `meta.id`: metadata first, then read-only, then one rename. */
-  async register(tmpDir: string, meta: StoreMeta): Promise<void> {
+  /**
+   * Make `tmpDir` the store path `meta.id`: metadata first, then read-only, then one rename. `readOnly`: the
+   * caller made every file and directory below it read-only already (an extraction that did it on the way).
+   */
+  async register(tmpDir: string, meta: StoreMeta, opts: { readOnly?: boolean } = {}): Promise<void> {
     await this.writeMeta(meta);
-    await makeReadOnly(tmpDir);
+    if (opts.readOnly !== true) await makeReadOnly(tmpDir);
     await fs.chmod(tmpDir, 0o555);
     await fs.rename(tmpDir, this.pathOf(meta.id));
     await fsyncDir(this.storeDir);
