@@ -32,8 +32,10 @@ echo end
  * sent, then "--" and the store ids the generations need. stdin: a compressed tar of <id>/…, .meta/<id>.json and
  * .gen-<P>/…, extracted into a directory of this run's own. A stream cut short (the decompressor's status,
  * which tar would hide) fails. Then
- * everything is synced, and only then each path's metadata and the path go into the store (made read-only),
- * so a path the probe lists is whole even after a power cut; a path another deploy put there meanwhile stays.
+ * what came is written out (the root's file system only: syncfs; a sync without -f flushes everything), and
+ * only then each path's metadata and the path go into the store (made read-only), so a path the probe lists is
+ * whole even after a power cut; a path another deploy put there meanwhile stays. The directories that got new
+ * entries are synced last, so a switch never points at something a power cut could take back.
  * Each generation must be complete (its .generation.json comes last) and is renamed to <P>.d/<N>, not current;
  * a number taken meanwhile fails with 75. A dropped connection leaves only .tmp- names, cleaned later.
  * Forks are few (each costs a loaded host milliseconds): old .tmp- names are looked for only when one exists,
@@ -52,7 +54,7 @@ for t in "$s"/.tmp-*; do
 done
 { "$codec" -dc || : >"$in/.cut"; } | (cd "$in" && tar -xmf -)
 [ ! -e "$in/.cut" ] || { echo "ferry: what was sent was cut short" >&2; exit 3; }
-sync
+sync -f "$in" 2>/dev/null || sync
 mvdir() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or exit 1' "$1" "$2"; }
 set -f
 moved=
@@ -65,7 +67,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
   mvdir "$in/$id" "$s/$id" || [ -d "$s/$id" ] || { echo "ferry: cannot move $id into the store" >&2; exit 3; }
   moved="$moved $id"
 done
-[ -z "$moved" ] || (cd "$s" && chmod -R a-w $moved)
+[ -z "$moved" ] || { (cd "$s" && chmod -R a-w $moved); sync "$s" "$s/.meta" 2>/dev/null || sync; }
 [ $# -eq 0 ] || shift
 if [ -n "$gens" ]; then
   for id in "$@"; do [ -d "$s/$id" ] || { echo "ferry: store path $id is missing" >&2; exit 3; }; done
@@ -77,6 +79,7 @@ if [ -n "$gens" ]; then
     [ -f "$in/.gen-$prof/.generation.json" ] || { echo "ferry: the generation of $prof is incomplete" >&2; exit 3; }
     mkdir -p "$d"
     mvdir "$in/.gen-$prof" "$d/$n" || { echo "ferry: generation $n of $prof exists already" >&2; exit 75; }
+    sync "$d" 2>/dev/null || sync
   done
 fi
 rm -rf "$in" 2>/dev/null || { chmod -R u+w "$in"; rm -rf "$in"; }
@@ -86,8 +89,8 @@ rm -rf "$in" 2>/dev/null || { chmod -R u+w "$in"; rm -rf "$in"; }
  * $1 root, $2 token, $3 check command ('' for none), $4 check timeout (seconds), then pairs PROFILE TO.
  * Checks every target first (a bad request switches nothing), remembers each profile's link (in variables: a
  * scratch file costs a create and a delete, which a disk mounted with discard pays for), switches each
- * (one rename), syncs, runs the check with the profiles' bin/ first on PATH, and when it fails or times out
- * puts every link back as it was. All of that happens before anything is printed, and SIGPIPE/SIGHUP are
+ * (one rename), syncs the profiles directory (the links are all that changed: RECEIVE synced the rest), runs
+ * the check with the profiles' bin/ first on PATH, and when it fails or times out puts every link back as it was. All of that happens before anything is printed, and SIGPIPE/SIGHUP are
  * ignored, so a controller that is gone cannot stop the host half-way or on a failing generation. Prints
  * `switched P T0 T1`, then `check ok`, or `check failed STATUS`, the check's last lines as `| …` and
  * `rolled-back P`.
@@ -121,7 +124,7 @@ while [ $# -ge 2 ]; do
   say "switched $prof $t0 $t1"
   bins="$bins$p/$prof/bin:"
 done
-sync
+sync "$p" 2>/dev/null || sync
 if [ -z "$check" ]; then finish; exit 0; fi
 mkdir -p "$v"; out="$v/.check-$tok"
 kill_after=
@@ -136,7 +139,7 @@ else
 fi
 i=$n
 while [ $i -gt 0 ]; do eval "flip \\"\\$prof_$i\\" \\"\\$back_$i\\""; i=$((i - 1)); done
-sync
+sync "$p" 2>/dev/null || sync
 say "check failed $status"
 last=$(tail -n 5 "$out" | sed 's/^/| /') || last=
 [ -z "$last" ] || say "$last"
