@@ -210,6 +210,21 @@ describe('writeArchive then extractArchive', () => {
     assert.equal(existsSync(join(dir, 'out-cut')), false);
   });
 
+  it('gives the same modes under a umask that takes bits away (077)', async () => {
+    const dir = await freshDir('umask');
+    await writeArchive(src, join(dir, 'a.tar.gz'));
+    const untar = new URL('./untar.js', import.meta.url).href;
+    const script = `import(${JSON.stringify(untar)}).then((m) => Promise.all([
+      m.extractArchive(process.argv[1], process.argv[2]),
+      m.extractArchive(process.argv[1], process.argv[3], { readOnly: true }),
+    ]))`;
+    const args = [join(dir, 'a.tar.gz'), join(dir, 'out'), join(dir, 'out-ro')];
+    execFileSync('sh', ['-c', 'umask 077 && exec "$@"', 'sh', process.execPath, '-e', script, ...args]);
+    assert.deepEqual(await snapshot(join(dir, 'out')), normalised(tree));
+    for (const [p, n] of Object.entries(await snapshot(join(dir, 'out-ro'))))
+      assert.equal(n.mode, n.kind === 'symlink' ? 0o777 : (normalised(tree)[p]?.mode ?? 0) & ~0o222, p);
+  });
+
   it('puts entries under a prefix when given one', async () => {
     const dir = await freshDir('prefix');
     const w = await writeArchive(src, join(dir, 'a.tar.gz'), { prefix: 'pkg/hello-1.0' });

@@ -67,8 +67,13 @@ export function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
 }
 
+const ZEROS = Buffer.alloc(8 * BLOCK);
+
 export function isZero(buf: Uint8Array): boolean {
-  for (const b of buf) if (b !== 0) return false;
+  for (let off = 0; off < buf.length; off += ZEROS.length) {
+    const piece = buf.subarray(off, off + ZEROS.length);
+    if (Buffer.compare(piece, ZEROS.subarray(0, piece.length)) !== 0) return false;
+  }
   return true;
 }
 
@@ -81,11 +86,23 @@ export function isZero(buf: Uint8Array): boolean {
  * beyond 2^53.
  */
 export function decodeNumber(field: Uint8Array): number | undefined {
-  if ((field[0] ?? 0) & 0x80) return decodeBase256(field);
-  const digits = latin1(field).replace(/^ +/, '').split(/[\0 ]/, 1)[0] ?? '';
-  if (digits === '') return 0;
-  if (!/^[0-7]+$/.test(digits)) return undefined;
-  const n = parseInt(digits, 8);
+  return numberAt(field, 0, field.length);
+}
+
+/** decodeNumber of the `len` bytes at `at`, read in place (a header has eight numbers; views cost). */
+function numberAt(bytes: Uint8Array, at: number, len: number): number | undefined {
+  if ((bytes[at] ?? 0) & 0x80) return decodeBase256(bytes.subarray(at, at + len));
+  const end = at + len;
+  let i = at;
+  while (i < end && bytes[i] === 0x20) i++;
+  let n = 0;
+  for (; i < end; i++) {
+    const b = bytes[i] ?? 0;
+    if (b === 0 || b === 0x20) break;
+    if (b < 0x30 || b > 0x37) return undefined;
+    n = n * 8 + (b - 0x30);
+  }
+  // Past 2^53 the sum is inexact but stays past it, so this check still refuses it.
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
@@ -117,43 +134,51 @@ export function encodeNumber(n: number, len: number): Buffer {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
-
-function field(block: Uint8Array, f: Field): Uint8Array {
-  return block.subarray(f.at, f.at + f.len);
-}
-
 /** A NUL-terminated text field as UTF-8; undefined when the bytes are not UTF-8. */
 function text(block: Uint8Array, f: Field): string | undefined {
-  const raw = field(block, f);
-  const end = raw.indexOf(0);
+  let end = f.at;
+  let ascii = true;
+  for (const stop = f.at + f.len; end < stop; end++) {
+    const b = block[end] ?? 0;
+    if (b === 0) break;
+    if (b >= 0x80) ascii = false;
+  }
+  // Names are nearly always ASCII, which reads the same as Latin-1, and that is much cheaper to decode.
+  if (ascii) return asBuffer(block).toString('latin1', f.at, end);
   try {
-    return utf8.decode(end < 0 ? raw : raw.subarray(0, end));
+    return utf8.decode(block.subarray(f.at, end));
   } catch {
     return undefined;
   }
 }
 
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** The header checksum: the byte sum with the checksum field read as spaces. Old tars summed signed bytes. */
 export function checksums(block: Uint8Array): { unsigned: number; signed: number } {
-  let unsigned = 0;
-  let signed = 0;
+  let sum = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const inField = i >= F.chksum.at && i < F.chksum.at + F.chksum.len;
-    const b = inField ? 0x20 : (block[i] ?? 0);
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    const b = block[i] ?? 0;
+    sum += b;
+    if (b > 127) high++;
   }
-  return { unsigned, signed };
+  for (let i = F.chksum.at; i < F.chksum.at + F.chksum.len; i++) {
+    const b = block[i] ?? 0;
+    sum += 0x20 - b;
+    if (b > 127) high--;
+  }
+  // A signed byte b > 127 counts as b - 256.
+  return { unsigned: sum, signed: sum - 256 * high };
 }
 
 /** Decode one 512-byte block; the checksum and magic are verified, numbers and names must parse. */
 export function decodeHeader(block: Uint8Array): DecodedBlock {
   if (block.length !== BLOCK) return { kind: 'bad', reason: `header is ${block.length} bytes, not ${BLOCK}` };
   if (isZero(block)) return { kind: 'zero' };
-  const stored = decodeNumber(field(block, F.chksum));
+  const stored = numberAt(block, F.chksum.at, F.chksum.len);
   const sums = checksums(block);
   if (stored === undefined) return { kind: 'bad', reason: 'header checksum field is not a number' };
   if (stored !== sums.unsigned && stored !== sums.signed)
@@ -161,23 +186,24 @@ export function decodeHeader(block: Uint8Array): DecodedBlock {
       kind: 'bad',
       reason: `header checksum is ${stored}, the header sums to ${sums.unsigned}`,
     };
-  const magic = latin1(field(block, F.magic));
+  const magic = asBuffer(block).toString('latin1', F.magic.at, F.magic.at + F.magic.len);
   if (magic !== USTAR_MAGIC && magic !== GNU_MAGIC)
     return { kind: 'bad', reason: 'header is not a ustar header (no "ustar" magic)' };
   return decodeFields(block, magic === USTAR_MAGIC);
 }
 
 function decodeFields(block: Uint8Array, posix: boolean): DecodedBlock {
-  const nums = {
-    mode: decodeNumber(field(block, F.mode)),
-    uid: decodeNumber(field(block, F.uid)),
-    gid: decodeNumber(field(block, F.gid)),
-    size: decodeNumber(field(block, F.size)),
-    mtime: decodeNumber(field(block, F.mtime)),
-  };
-  for (const [k, v] of Object.entries(nums))
-    if (v === undefined || (k !== 'mtime' && v < 0))
-      return { kind: 'bad', reason: `header field ${k} is not a valid number` };
+  const num = (f: Field) => numberAt(block, f.at, f.len);
+  const [mode, uid, gid, size, mtime] = [num(F.mode), num(F.uid), num(F.gid), num(F.size), num(F.mtime)];
+  const bad = (k: string): DecodedBlock => ({
+    kind: 'bad',
+    reason: `header field ${k} is not a valid number`,
+  });
+  if (mode === undefined || mode < 0) return bad('mode');
+  if (uid === undefined || uid < 0) return bad('uid');
+  if (gid === undefined || gid < 0) return bad('gid');
+  if (size === undefined || size < 0) return bad('size');
+  if (mtime === undefined) return bad('mtime');
   const name = text(block, F.name);
   const prefix = posix ? text(block, F.prefix) : '';
   const linkname = text(block, F.linkname);
@@ -186,11 +212,11 @@ function decodeFields(block: Uint8Array, posix: boolean): DecodedBlock {
   const typeByte = block[F.type.at] ?? 0;
   const header: TarHeader = {
     name: prefix === '' ? name : `${prefix}/${name}`,
-    mode: nums.mode ?? 0,
-    uid: nums.uid ?? 0,
-    gid: nums.gid ?? 0,
-    size: nums.size ?? 0,
-    mtime: nums.mtime ?? 0,
+    mode,
+    uid,
+    gid,
+    size,
+    mtime,
     type: typeByte === 0 ? '0' : String.fromCharCode(typeByte),
     linkname,
     uname: text(block, F.uname) ?? '',

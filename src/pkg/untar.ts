@@ -125,13 +125,10 @@ export async function extractArchive(
   // stream would otherwise pass chunks to that listener that extraction never sees.
   if (typeof input !== 'string' && 'pause' in input) input.pause();
   const label = opts.label ?? (typeof input === 'string' ? input : 'archive');
-  const reader = new TarReader(
-    targetDir,
-    label,
-    { ...defaultLimits, ...opts.limits },
-    opts.readOnly === true,
-  );
-  await makeTarget(targetDir);
+  const limits = { ...defaultLimits, ...opts.limits };
+  for (const [k, v] of Object.entries(limits)) assert(v >= 0, `extract limit ${k} is ${v}`);
+  const umask = await makeTarget(targetDir);
+  const reader = new TarReader({ root: targetDir, label, limits, readOnly: opts.readOnly === true, umask });
   try {
     await decompressInto(
       typeof input === 'string' ? createReadStream(input, { highWaterMark: CHUNK }) : input,
@@ -148,16 +145,19 @@ export async function extractArchive(
   }
 }
 
-async function makeTarget(dir: string): Promise<void> {
+/** Makes the target directory, and returns the process's umask, as seen on it. */
+async function makeTarget(dir: string): Promise<number> {
   await fs.mkdir(dirname(dir), { recursive: true });
   try {
-    await fs.mkdir(dir, 0o755);
+    await fs.mkdir(dir, 0o777);
   } catch (e) {
     if (isErrno(e, 'EEXIST'))
       throw new Error(`Assertion failed: extraction target ${dir} exists`, { cause: e });
     throw e;
   }
+  const umask = 0o777 & ~(await fs.stat(dir)).mode;
   await fs.chmod(dir, 0o755);
+  return umask;
 }
 
 function asArchiveError(e: unknown, st: ExtractState): unknown {
@@ -227,6 +227,8 @@ interface ExtractState {
   readonly dirs: Map<string, number>;
   /** Clear write bits (ExtractOptions.readOnly). */
   readonly readOnly: boolean;
+  /** Bits the process's umask takes from a mode given to open or mkdir: then a chmod must put them back. */
+  readonly umask: number;
   /** Symlinks made so far: path → target. */
   readonly links: Map<string, string>;
   /** The entry being read, for messages. */
@@ -323,16 +325,12 @@ class TarReader {
   /** After the first zero block: only zero padding may follow. */
   #ended = false;
 
-  constructor(root: string, label: string, limits: ExtractLimits, readOnly: boolean) {
-    for (const [k, v] of Object.entries(limits)) assert(v >= 0, `extract limit ${k} is ${v}`);
+  constructor(o: Pick<ExtractState, 'root' | 'label' | 'limits' | 'readOnly' | 'umask'>) {
     this.st = {
-      root,
-      label,
-      limits,
+      ...o,
       out: [],
       seen: new Set(),
       dirs: new Map([['', 0o755]]),
-      readOnly,
       links: new Map(),
       current: undefined,
       entries: 0,
@@ -518,7 +516,7 @@ class TarReader {
   #closeFile(f: OpenFile): void {
     this.#file = undefined;
     try {
-      fchmodSync(f.fd, f.mode);
+      if ((f.mode & this.st.umask) !== 0) fchmodSync(f.fd, f.mode);
     } finally {
       closeSync(f.fd);
     }
@@ -637,9 +635,8 @@ function modeFor(kind: ArchiveEntryKind, mode: number): number {
 
 /** Create missing parents; a parent that exists must be a real directory, never a symlink. */
 function ensureParents(st: ExtractState, path: string): void {
-  const parts = path.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const rel = parts.slice(0, i).join('/');
+  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+    const rel = path.slice(0, i);
     if (st.dirs.has(rel)) continue;
     const abs = join(st.root, rel);
     const found = lstatIfExists(abs);
@@ -648,8 +645,8 @@ function ensureParents(st: ExtractState, path: string): void {
     if (found !== undefined && !found.isDirectory())
       throw fail('E_ARCHIVE_UNSAFE', st, `goes through ${JSON.stringify(rel)}, which is not a directory`);
     if (found === undefined) {
-      mkdirSync(abs);
-      chmodSync(abs, 0o755);
+      mkdirSync(abs, 0o755);
+      if ((0o755 & st.umask) !== 0) chmodSync(abs, 0o755);
     }
     st.dirs.set(rel, found === undefined ? 0o755 : found.mode & 0o7777);
   }
@@ -666,9 +663,10 @@ function lstatIfExists(abs: string): Stats | undefined {
 
 /** A directory entry may come after its contents made it implicitly; then only its mode is applied. */
 function makeDir(st: ExtractState, e: Planned, abs: string): void {
-  if (!st.dirs.has(e.path)) mkdirSync(abs);
+  const had = st.dirs.get(e.path);
+  if (had === undefined) mkdirSync(abs, e.mode);
+  if (had === undefined ? (e.mode & st.umask) !== 0 : had !== e.mode) chmodSync(abs, e.mode);
   st.dirs.set(e.path, e.mode);
-  chmodSync(abs, e.mode);
   st.out.push({ path: e.path, kind: 'dir', mode: e.mode, size: 0 });
 }
 
@@ -697,6 +695,7 @@ function openFile(st: ExtractState, e: Planned, abs: string): OpenFile {
     );
   st.declared += e.size;
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  // Created with its final mode: this open may write it even when that mode has no write bit.
   const mode = st.readOnly ? e.mode & ~0o222 : e.mode;
-  return { entry: e, mode, fd: openSync(abs, flags, 0o600), hash: createHash('sha256'), left: e.size };
+  return { entry: e, mode, fd: openSync(abs, flags, mode), hash: createHash('sha256'), left: e.size };
 }
