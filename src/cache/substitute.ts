@@ -99,6 +99,11 @@ export interface SubstituteResult {
 /**
  * Install the wanted store paths (and the references they need) from the first cache that has each, instead
  * of building them. Cache failures are warnings: what cannot be substituted is built.
+ *
+ * One pass: a package is fetched and extracted as soon as its manifest is read and checked (the manifests of
+ * its references are read meanwhile), in worker threads when there are several, largest first, so the last
+ * extraction is a short one. A download goes straight into its extractor, never through a temporary file. A
+ * package is registered once everything it references is.
  */
 export async function substitute(
   store: Store,
@@ -108,10 +113,16 @@ export async function substitute(
 ): Promise<SubstituteResult> {
   const need = store.missing(wanted);
   if (need.length === 0 || urls.length === 0) return { installed: [], missing: need };
-  const caches = await openAll(store, urls, opts);
-  const found = await findAll(store, caches, need, opts);
-  const installed = await fetchAndInstall(store, found, opts);
-  return { installed, missing: need.filter((id) => !installed.includes(id)) };
+  // Started now, the workers boot while the cache's index and manifests are read.
+  const workers = ExtractPool.forPackages(need.length, opts.parallel);
+  workers?.start();
+  try {
+    const caches = await openAll(store, urls, opts);
+    const installed = await installAll(store, caches, need, workers, opts);
+    return { installed, missing: need.filter((id) => !installed.includes(id)) };
+  } finally {
+    await workers?.close();
+  }
 }
 
 async function openAll(
@@ -131,29 +142,48 @@ async function openAll(
   return out;
 }
 
-/**
- * The manifests of every wanted path and of the references they need, from the first cache that has each. Read
- * side by side: each manifest names the next ones to read.
- */
-async function findAll(
+/** Every path in `need` and the references they lack, each from the first cache that has it. */
+async function installAll(
   store: Store,
   caches: readonly OpenedCache[],
   need: readonly StoreId[],
+  workers: ExtractPool | undefined,
   opts: SubstituteOptions,
-) {
-  const found = new Map<StoreId, Found>();
-  const seen = new Set<StoreId>();
-  const visit = async (id: StoreId): Promise<void> => {
-    if (seen.has(id)) return;
-    seen.add(id);
-    if (await store.has(id)) return;
+): Promise<StoreId[]> {
+  const installed: StoreId[] = [];
+  const stageLimit = largestFirst(workers?.size ?? 2);
+  /** Whether the path is in the store by the time the promise settles. */
+  const present = new Map<StoreId, Promise<boolean>>();
+  const installOne = async (id: StoreId): Promise<boolean> => {
+    if (await store.has(id)) return true;
     const f = await findOne(caches, id, opts);
-    if (f === undefined) return;
-    found.set(id, f);
-    await Promise.all(f.manifest.references.map(visit));
+    if (f === undefined) return false;
+    const refs = f.manifest.references.filter((r) => r !== id);
+    const refsOk = Promise.all(refs.map(visit)).then((ok) => ok.every(Boolean));
+    const size = f.cache.index.packages[id]?.archiveSize ?? 0;
+    try {
+      const staged = await stageLimit(size, () => fetchAndStage(store, f, id, workers, opts));
+      if (staged === undefined) return true;
+      if (!(await refsOk)) {
+        await staged.discard();
+        throw new AppError('E_CACHE_MISSING', `${id}: a path it references could not be substituted`);
+      }
+      await staged.commit();
+      installed.push(id);
+      return true;
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      opts.reporter.warn(e.code, `${e.message}; will build ${id} instead`);
+      return false;
+    }
+  };
+  const visit = (id: StoreId): Promise<boolean> => {
+    let p = present.get(id);
+    if (p === undefined) present.set(id, (p = installOne(id)));
+    return p;
   };
   await Promise.all(need.map(visit));
-  return found;
+  return installed;
 }
 
 async function findOne(caches: readonly OpenedCache[], id: StoreId, opts: SubstituteOptions) {
@@ -181,51 +211,6 @@ async function findOne(caches: readonly OpenedCache[], id: StoreId, opts: Substi
     }
   }
   return undefined;
-}
-
-/**
- * Packages are fetched and extracted side by side (in worker threads when there are several): a download goes
- * straight into its extractor, never through a temporary file. They are registered in dependency order, each
- * after the packages it references.
- */
-async function fetchAndInstall(store: Store, found: ReadonlyMap<StoreId, Found>, opts: SubstituteOptions) {
-  const installed: StoreId[] = [];
-  const installs = new Map<StoreId, Promise<boolean>>();
-  const workers = ExtractPool.forPackages(found.size, opts.parallel);
-  const stageLimit = pool(workers?.size ?? 2);
-  const installOne = (id: StoreId): Promise<boolean> => {
-    const known = installs.get(id);
-    if (known !== undefined) return known;
-    const f = found.get(id);
-    const p = (async () => {
-      if (f === undefined) return true; // present already, or not from a cache
-      const refs = f.manifest.references.filter((r) => r !== id && found.has(r));
-      const refsOk = Promise.all(refs.map(installOne)).then((ok) => ok.every(Boolean));
-      try {
-        const staged = await stageLimit(() => fetchAndStage(store, f, id, workers, opts));
-        if (staged === undefined) return true;
-        if (!(await refsOk)) {
-          await staged.discard();
-          throw new Error('a dependency could not be substituted');
-        }
-        await staged.commit();
-        installed.push(id);
-        return true;
-      } catch (e) {
-        if (!isAppError(e) && !(e instanceof Error && e.message.startsWith('a dependency'))) throw e;
-        opts.reporter.warn(isAppError(e) ? e.code : undefined, `${e.message}; will build ${id} instead`);
-        return false;
-      }
-    })();
-    installs.set(id, p);
-    return p;
-  };
-  try {
-    await Promise.all(dependencyOrder(found).map(installOne));
-  } finally {
-    await workers?.close();
-  }
-  return installed;
 }
 
 /** One package from its cache into the store under a temporary name, reported as a fetch with progress. */
@@ -266,31 +251,27 @@ async function fetchAndStage(
   }
 }
 
-function dependencyOrder(found: ReadonlyMap<StoreId, Found>): StoreId[] {
-  const out: StoreId[] = [];
-  const seen = new Set<StoreId>();
-  const visit = (id: StoreId) => {
-    if (seen.has(id)) return;
-    seen.add(id);
-    for (const r of found.get(id)?.manifest.references ?? []) if (r !== id) visit(r);
-    out.push(id);
-  };
-  for (const id of [...found.keys()].sort()) visit(id);
-  return out;
-}
-
-/** At most `n` of the given tasks run at once. */
-function pool(n: number) {
+/**
+ * At most `n` of the given tasks run at once; waiting ones start largest first. Packages are found faster than
+ * they are extracted, so nearly all wait at once: the big ones go first, and the workers end close together.
+ */
+function largestFirst(n: number) {
   let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (running >= n) await new Promise<void>((r) => waiting.push(r));
-    running++;
+  const waiting: { size: number; go: () => void }[] = [];
+  return async <T>(size: number, task: () => Promise<T>): Promise<T> => {
+    // A task that ends hands its slot to the next one, so none can slip in between.
+    if (running < n) running++;
+    else
+      await new Promise<void>((go) => {
+        const at = waiting.findIndex((w) => w.size < size);
+        waiting.splice(at < 0 ? waiting.length : at, 0, { size, go });
+      });
     try {
       return await task();
     } finally {
-      running--;
-      waiting.shift()?.();
+      const next = waiting.shift();
+      if (next === undefined) running--;
+      else next.go();
     }
   };
 }
