@@ -483,6 +483,8 @@ async function main() {
         host: h.name,
         ms: out.hosts[i]?.ms,
         bytesSent: out.hosts[i]?.bytesSent,
+        // ferry's own marks (ms since its start): probe answered, plan made, staged, switched
+        phases: out.hosts[i]?.phases,
         ...(byIp[h.ip] ?? byIp[`root@${h.ip}`]),
       })),
       cpuProfile: cpuProfileTop(join(dir, 'prof')),
@@ -496,7 +498,9 @@ async function main() {
               h.scripts ?? {},
             )
               .map(([k, x]) => `${k} ${f0(/** @type {any} */ (x).ms)} ms`)
-              .join(', ')}, last end ${f0(h.lastEndMs)} ms`,
+              .join(', ')}, last end ${f0(h.lastEndMs)} ms (ferry's marks: ${Object.entries(h.phases ?? {})
+              .map(([k, ms]) => `${k} ${f0(/** @type {number} */ (ms))}`)
+              .join(', ')})`,
         )
         .join('; ')}`,
     );

@@ -51,7 +51,12 @@ export function openProject(app: App, file: string): Project {
   const manifest = parseManifest(readFileSync(file, 'utf8'), file);
   const dir = dirname(file);
   const lockFile = join(dir, 'ferry.lock');
-  const lock = existsSync(lockFile) ? parseLock(readFileSync(lockFile, 'utf8'), lockFile) : undefined;
+  // Read on first use: a deploy starts its logins to hosts before it needs the lock (~10 ms to parse).
+  let lock: { value: Lockfile | undefined } | undefined;
+  const readLock = () =>
+    (lock ??= {
+      value: existsSync(lockFile) ? parseLock(readFileSync(lockFile, 'utf8'), lockFile) : undefined,
+    }).value;
   const trees = manifest.ports.map((p) =>
     p === 'builtin' ? join(packageDir, 'ports') : resolvePath(dir, p),
   );
@@ -59,7 +64,14 @@ export function openProject(app: App, file: string): Project {
   const projectApp = new App({ ...app.options, ports: [...extra, ...trees] }, app.ctx.env, app.ctx.reporter, {
     bundled: false,
   });
-  return { manifest, lockFile, lock, app: projectApp };
+  return {
+    manifest,
+    lockFile,
+    get lock() {
+      return readLock();
+    },
+    app: projectApp,
+  };
 }
 
 export function manifestProfile(project: Project, name: string): ManifestProfile {

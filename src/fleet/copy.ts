@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { AppError, sha256Bytes } from '../core/index.js';
@@ -119,7 +118,7 @@ export class Packer implements AsyncDisposable {
   private running = 0;
   private inMemory = 0;
   private spilled = false;
-  private readonly limit = Math.max(1, cpus().length);
+  private readonly limit = Math.max(1, availableParallelism());
   private readonly memoryCap: number;
 
   private constructor(store: Store, dir: string, memoryCap: number) {
@@ -128,10 +127,12 @@ export class Packer implements AsyncDisposable {
     this.memoryCap = memoryCap;
   }
 
-  /** Spilled packs live beside the store (same disk), in a directory made on the first spill. */
-  static open(store: Store, memoryCap = 512 << 20): Packer {
-    const dir = join(store.rootDir, 'var', `fleet-packs-${process.pid}-${randomBytes(4).toString('hex')}`);
-    return new Packer(store, dir, memoryCap);
+  /**
+   * Spilled packs live beside the store (same disk), in a directory made on the first spill; `token` makes its
+   * name this run's own.
+   */
+  static open(store: Store, token: string, memoryCap = 512 << 20): Packer {
+    return new Packer(store, join(store.rootDir, 'var', `fleet-packs-${token}`), memoryCap);
   }
 
   /** The packed bytes of a path, made once per codec; asking early lets packing run ahead of the wire. */

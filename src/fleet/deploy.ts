@@ -75,7 +75,7 @@ export async function deploy(
   // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
   const probed = mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => probe(fc, s)));
   const genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
-  const packer = Packer.open(fc.store);
+  const packer = Packer.open(fc.store, scratchToken());
   try {
     const built = await targets;
     // Store metadata is immutable and every host needs the same: each file is read and checked once, and
@@ -151,8 +151,9 @@ function mark(s: Session, phase: string): void {
 }
 
 /**
- * Names this run's scratch files on a host, so concurrent deploys keep apart: unique, not secret (nothing is
- * authorised by it), so it is made without loading crypto, which would delay the logins by milliseconds.
+ * Names this run's scratch files (on a host, and spilled packs here), so concurrent deploys keep apart: unique,
+ * not secret (nothing is authorised by it), so it is made without loading crypto, which would delay the logins
+ * by milliseconds.
  */
 function scratchToken(): string {
   const rnd = Math.floor(Math.random() * 2 ** 40).toString(36);
