@@ -34,8 +34,8 @@ echo end
  * which tar would hide) fails. Then
  * what came is written out (the root's file system only: syncfs; a sync without -f flushes everything), and
  * only then each path's metadata and the path go into the store (made read-only), so a path the probe lists is
- * whole even after a power cut; a path another deploy put there meanwhile stays. The directories that got new
- * entries are synced last, so a switch never points at something a power cut could take back.
+ * whole even after a power cut; a path another deploy put there meanwhile stays. Those renames are made
+ * durable by ACTIVATE's syncfs, before anything points at them.
  * Each generation must be complete (its .generation.json comes last) and is renamed to <P>.d/<N>, not current;
  * a number taken meanwhile fails with 75. A dropped connection leaves only .tmp- names, cleaned later.
  * Forks are few (each costs a loaded host milliseconds): old .tmp- names are looked for only when one exists,
@@ -67,7 +67,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
   mvdir "$in/$id" "$s/$id" || [ -d "$s/$id" ] || { echo "ferry: cannot move $id into the store" >&2; exit 3; }
   moved="$moved $id"
 done
-[ -z "$moved" ] || { (cd "$s" && chmod -R a-w $moved); sync "$s" "$s/.meta" 2>/dev/null || sync; }
+[ -z "$moved" ] || (cd "$s" && chmod -R a-w $moved)
 [ $# -eq 0 ] || shift
 if [ -n "$gens" ]; then
   for id in "$@"; do [ -d "$s/$id" ] || { echo "ferry: store path $id is missing" >&2; exit 3; }; done
@@ -79,7 +79,6 @@ if [ -n "$gens" ]; then
     [ -f "$in/.gen-$prof/.generation.json" ] || { echo "ferry: the generation of $prof is incomplete" >&2; exit 3; }
     mkdir -p "$d"
     mvdir "$in/.gen-$prof" "$d/$n" || { echo "ferry: generation $n of $prof exists already" >&2; exit 75; }
-    sync "$d" 2>/dev/null || sync
   done
 fi
 rm -rf "$in" 2>/dev/null || { chmod -R u+w "$in"; rm -rf "$in"; }
@@ -89,8 +88,10 @@ rm -rf "$in" 2>/dev/null || { chmod -R u+w "$in"; rm -rf "$in"; }
  * $1 root, $2 token, $3 check command ('' for none), $4 check timeout (seconds), then pairs PROFILE TO.
  * Checks every target first (a bad request switches nothing), remembers each profile's link (in variables: a
  * scratch file costs a create and a delete, which a disk mounted with discard pays for), switches each
- * (one rename), syncs the profiles directory (the links are all that changed: RECEIVE synced the rest), runs
- * the check with the profiles' bin/ first on PATH, and when it fails or times out puts every link back as it was. All of that happens before anything is printed, and SIGPIPE/SIGHUP are
+ * (one rename), syncs the root's file system (syncfs: the links, and the store paths and generation RECEIVE
+ * moved in, whose data it synced already; all of it, since a file system may replay one directory's fsync
+ * without earlier renames), runs the check with the profiles' bin/ first on PATH, and when it fails or times
+ * out puts every link back as it was. All of that happens before anything is printed, and SIGPIPE/SIGHUP are
  * ignored, so a controller that is gone cannot stop the host half-way or on a failing generation. Prints
  * `switched P T0 T1`, then `check ok`, or `check failed STATUS`, the check's last lines as `| …` and
  * `rolled-back P`.
@@ -124,7 +125,7 @@ while [ $# -ge 2 ]; do
   say "switched $prof $t0 $t1"
   bins="$bins$p/$prof/bin:"
 done
-sync "$p" 2>/dev/null || sync
+sync -f "$p" "$root/store" 2>/dev/null || sync
 if [ -z "$check" ]; then finish; exit 0; fi
 mkdir -p "$v"; out="$v/.check-$tok"
 kill_after=
@@ -139,7 +140,7 @@ else
 fi
 i=$n
 while [ $i -gt 0 ]; do eval "flip \\"\\$prof_$i\\" \\"\\$back_$i\\""; i=$((i - 1)); done
-sync "$p" 2>/dev/null || sync
+sync -f "$p" "$root/store" 2>/dev/null || sync
 say "check failed $status"
 last=$(tail -n 5 "$out" | sed 's/^/| /') || last=
 [ -z "$last" ] || say "$last"
