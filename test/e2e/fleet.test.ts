@@ -3,7 +3,7 @@
  * hosts in network namespaces (test/helpers/testbed.ts), each with its own file system view.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -312,8 +312,12 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.ok(!existsSync(join(p.dir, 'empty_known_hosts')));
   });
 
-  test('a connection killed mid-copy leaves the host on its old generation; the next deploy resumes', async () => {
-    const ports = join(sb.dir, 'blob-ports');
+  /**
+   * A project deploying three packages of 24 MB of random bytes each to `host` (root `<name>/ferry`), built
+   * already; `complete()` lists those that are whole in the host's store.
+   */
+  async function blobProject(name: string, host: string) {
+    const ports = join(sb.dir, `${name}-ports`);
     for (const n of ['a', 'b', 'c']) {
       await fs.mkdir(join(ports, `blob-${n}`), { recursive: true });
       await fs.writeFile(
@@ -321,21 +325,26 @@ describe('fleet over real ssh hosts', { skip }, () => {
         `name = "blob-${n}"\nversion = "1.0"\nsummary = "incompressible bytes"\nlicense = "MIT"\n[build]\nsystem = "script"\nscript = 'mkdir -p "$PREFIX/share" && head -c 24000000 /dev/urandom > "$PREFIX/share/${n}.bin"'\n`,
       );
     }
-    const p = project(sb, 'big');
+    const p = project(sb, name);
     await fs.mkdir(p.dir, { recursive: true });
     await fs.copyFile(tb.knownHosts, join(p.dir, 'known_hosts'));
     await p.write(
       [
         header.replace(/^ports = .*$/m, `ports = [${JSON.stringify(ports)}]`),
         '[profiles.big]\npackages = ["blob-a", "blob-b", "blob-c"]\n',
-        hostToml(tb, 'h2', { root: 'big/ferry', profiles: ['big'] }),
+        hostToml(tb, host, { root: `${name}/ferry`, profiles: ['big'] }),
       ].join('\n'),
     );
     assert.equal((await p.ferry(['lock'])).code, 0);
     assert.equal((await p.ferry(['build', '--profile', 'big'])).code, 0, 'built before the clock starts');
-    const store = join(tb.host('h2').fsDir, 'big/ferry/store');
+    const store = join(tb.host(host).fsDir, `${name}/ferry/store`);
     const complete = () =>
       existsSync(store) ? readdirSync(store).filter((n) => n.includes('-blob-') && !n.startsWith('.')) : [];
+    return { p, store, complete };
+  }
+
+  test('a connection killed mid-copy leaves the host on its old generation; the next deploy resumes', async () => {
+    const { p, store, complete } = await blobProject('big', 'h2');
     const run = p.ferry(['deploy', '--json']);
     while (complete().length === 0) await new Promise((r) => setTimeout(r, 5));
     await tb.killConnections('h2');
@@ -352,6 +361,38 @@ describe('fleet over real ssh hosts', { skip }, () => {
     const o2 = (json(again) as { hosts: Outcome[] }).hosts[0];
     assert.equal(o2?.pathsSent, 3 - landed.length, 'only what was missing is sent');
     assert.equal(currentGen(tb, 'h2', 'big/ferry', 'big'), 'big.d/1');
+    assert.equal(complete().length, 3);
+  });
+
+  test('ferry stopped by SIGTERM mid-copy leaves no ssh behind and the host on its old generation', async () => {
+    const { p, complete } = await blobProject('term', 'h1');
+    const child = sb.spawnFerry(['deploy', '--json', '--manifest', join(p.dir, 'ferry.toml')]);
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        resolve(code);
+      }),
+    );
+    while (complete().length === 0) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGTERM');
+    await exited;
+    // Every ssh of this testbed (masters and sessions) names its ssh_config on the command line.
+    const ours = () =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            const argv = readFileSync(join('/proc', d, 'cmdline'), 'utf8').split('\0');
+            return argv[0]?.endsWith('ssh') === true && argv.includes(tb.sshConfig);
+          } catch {
+            return false; // gone meanwhile
+          }
+        });
+    for (let i = 0; i < 100 && ours().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(ours(), [], 'no ssh process outlives ferry');
+    assert.equal(currentGen(tb, 'h1', 'term/ferry', 'big'), undefined, 'still on its old (no) generation');
+    const again = await p.ferry(['deploy', '--json']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal(currentGen(tb, 'h1', 'term/ferry', 'big'), 'big.d/1');
     assert.equal(complete().length, 3);
   });
 
