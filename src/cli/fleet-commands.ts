@@ -108,9 +108,7 @@ async function deployCommand(app: App, args: readonly string[]): Promise<Outcome
     canary: intOption(app.options, 'canary', 0),
     batch: intOption(app.options, 'batch', 0),
     confirm: async (plans) => {
-      const removing = plans.filter((h) =>
-        h.steps.some((s) => s.to !== undefined && s.diff.removed.length > 0),
-      );
+      const removing = plans.filter((h) => removedNames(h).length > 0);
       if (removing.length === 0 || app.options.yes === true) return true;
       const list = removing.map((h) => `${h.host}: ${removedNames(h).join(', ')}`).join('; ');
       if (await confirm(`The deploy REMOVES packages (${list}). Continue?`)) return true;
@@ -145,8 +143,15 @@ function advisoryLines(a: AdvisoryChanges | undefined): string[] {
   ];
 }
 
+/** What switching a host removes, per profile; a current generation that cannot be read removes unknowns. */
 function removedNames(h: HostPlan): string[] {
-  return h.steps.flatMap((s) => s.diff.removed.map((r) => `${r.name} (${s.profile})`));
+  return h.steps
+    .filter((s) => s.to !== undefined)
+    .flatMap((s) =>
+      s.unreadable === true
+        ? [`whatever generation ${s.from ?? '?'} of ${s.profile} has (its manifest cannot be read)`]
+        : s.diff.removed.map((r) => `${r.name} (${s.profile})`),
+    );
 }
 
 /** The outcome without its plan (which --json shows through steps already). */
@@ -308,6 +313,10 @@ export async function fleetPlanCommand(app: App): Promise<Outcome> {
       text.push(
         `  ${s.profile}: ${s.to === undefined ? `unchanged (generation ${s.from ?? '-'})` : `generation ${s.from ?? '-'} → ${s.to}`}`,
       );
+      if (s.to !== undefined && s.unreadable === true)
+        text.push(
+          `    REMOVES: unknown (generation ${s.from ?? '?'}'s manifest cannot be read; the list below is against nothing)`,
+        );
       if (s.to !== undefined) text.push(...renderDiff(s.diff).map((l) => `  ${l}`));
     }
     text.push(...advisoryLines(h.advisories));

@@ -112,6 +112,20 @@ test('planHost: sends only what the host lacks; a new generation after the highe
   assert.deepEqual(gone.steps[0]?.diff.removed.map((c) => c.name).sort(), ['hello', 'libgreet']);
 });
 
+test('planHost: a current generation whose manifest cannot be read is marked, so its removals are asked about', () => {
+  const v2 = [pkg('hello', '2.0', A, true)];
+  const known = planHost(host('h1'), state([A], { n: 3, gens: [3], packages: [] }), target(v2));
+  assert.equal(known.steps[0]?.unreadable, undefined);
+  const blind: HostState = {
+    ...state([A]),
+    profiles: new Map([['web', { current: 3, generations: [3], manifest: undefined }]]),
+  };
+  const p = planHost(host('h1'), blind, target(v2));
+  assert.deepEqual([p.steps[0]?.from, p.steps[0]?.to, p.steps[0]?.unreadable], [3, 4, true]);
+  const fresh = planHost(host('h1'), state([]), target(v2));
+  assert.equal(fresh.steps[0]?.unreadable, undefined, 'no generation at all: nothing to remove');
+});
+
 test('checkHostPlatform: arch and glibc, named in the message', () => {
   const meta = (arch: string, minGlibc?: string) =>
     ({

@@ -11,6 +11,11 @@ export interface ProfileStep {
   /** The generation it will get (undefined when nothing changes). */
   readonly to: number | undefined;
   readonly diff: GenerationDiff;
+  /**
+   * The host has a current generation whose manifest could not be read (damaged, or another ferry's): what the
+   * switch removes is unknown, so it is asked about like a removal.
+   */
+  readonly unreadable?: true;
 }
 
 export interface HostPlan {
@@ -48,6 +53,7 @@ export function planHost(
       from: cur?.current,
       to: same ? undefined : next,
       diff: diffPackages(before?.packages ?? [], target.packages),
+      ...(cur?.current !== undefined && before === undefined ? { unreadable: true as const } : {}),
     });
   }
   return { host: host.name, missing: [...missing], steps, before: beforeAll };

@@ -415,6 +415,33 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.ok(!existsSync(join(p.dir, 'local/profiles/web')), 'back to no generation at all');
   });
 
+  test('a host whose current generation cannot be read: the deploy asks, as for a removal', async () => {
+    const p = project(sb, 'blind');
+    const toml = (packages: string[]) =>
+      [
+        `ports = [${JSON.stringify(examplePorts)}]`,
+        `[profiles.web]\npackages = ${JSON.stringify(packages)}\n`,
+        '[hosts.local]\npath = "local"\nprofiles = ["web"]\n',
+      ].join('\n');
+    await p.write(toml(['hello']));
+    assert.equal((await p.ferry(['deploy', '--json'])).code, 0);
+    const gen = join(p.dir, 'local/profiles/web.d/1');
+    await fs.chmod(gen, 0o755);
+    await fs.chmod(join(gen, '.generation.json'), 0o644);
+    await fs.writeFile(join(gen, '.generation.json'), '{"damaged": tru');
+    await p.write(toml(['hello', 'libgreet']));
+    const plan = await p.ferry(['plan', '--hosts', 'local']);
+    assert.match(plan.stdout, /REMOVES: unknown \(generation 1's manifest cannot be read/);
+    const refused = await p.ferry(['deploy']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /E_PLAN_REMOVES/);
+    assert.match(refused.stderr, /whatever generation 1 of web has \(its manifest cannot be read\)/);
+    assert.equal(readlinkSync(join(p.dir, 'local/profiles/web')), 'web.d/1', 'not switched');
+    const yes = await p.ferry(['deploy', '--yes']);
+    assert.equal(yes.code, 0, yes.stderr);
+    assert.equal(readlinkSync(join(p.dir, 'local/profiles/web')), 'web.d/2');
+  });
+
   test('hostile host names, roots and users are only ever data', async () => {
     const canary = join(sb.dir, 'PWNED');
     const evil = `it's "$(touch ${canary})" \`touch ${canary}\`; touch ${canary} & $HOME`;
