@@ -160,6 +160,7 @@ async function installAll(
     if (f === undefined) return false;
     const refs = f.manifest.references.filter((r) => r !== id);
     const refsOk = Promise.all(refs.map(visit)).then((ok) => ok.every(Boolean));
+    refsOk.catch(() => undefined); // awaited below unless staging fails; a bug in a reference surfaces there too
     const size = f.cache.index.packages[id]?.archiveSize ?? 0;
     try {
       const staged = await stageLimit(size, () => fetchAndStage(store, f, id, workers, opts));
