@@ -8,7 +8,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { isAppError, sha256File } from '../core/index.js';
@@ -283,6 +283,24 @@ describe('writeArchive then extractArchive', () => {
     await fs.writeFile(plain, gunzipSync(await fs.readFile(file)));
     await extractArchive(plain, join(dir, 'out-plain'));
     assert.deepEqual(await snapshot(join(dir, 'out-plain')), normalised(tree));
+  });
+
+  it('gives the same tree however the bytes are cut: headers, pax records and data split anywhere', async () => {
+    const dir = await freshDir('pieces');
+    await writeArchive(src, join(dir, 'a.tar.gz'));
+    const plain = gunzipSync(await fs.readFile(join(dir, 'a.tar.gz')));
+    const whole = await extractArchive(join(dir, 'a.tar.gz'), join(dir, 'out'));
+    // Pieces of 1, 7, 511 and 513 bytes in turn put every boundary inside a header, a record and a file.
+    const sizes = [1, 7, 511, 513];
+    const pieces: Buffer[] = [];
+    for (let off = 0, i = 0; off < plain.length; i++) {
+      const n = sizes[i % sizes.length] ?? 1;
+      pieces.push(plain.subarray(off, off + n));
+      off += n;
+    }
+    const entries = await extractArchive(Readable.from(pieces), join(dir, 'out-cut'));
+    assert.deepEqual(entries, whole);
+    assert.deepEqual(await snapshot(join(dir, 'out-cut')), normalised(tree));
   });
 
   it('refuses a target that exists, and leaves it alone', async () => {
