@@ -313,11 +313,12 @@ export async function fleetPlanCommand(app: App): Promise<Outcome> {
       text.push(
         `  ${s.profile}: ${s.to === undefined ? `unchanged (generation ${s.from ?? '-'})` : `generation ${s.from ?? '-'} → ${s.to}`}`,
       );
-      if (s.to !== undefined && s.unreadable === true)
+      if (s.to === undefined) continue;
+      if (s.unreadable === true)
         text.push(
           `    REMOVES: unknown (generation ${s.from ?? '?'}'s manifest cannot be read; the list below is against nothing)`,
         );
-      if (s.to !== undefined) text.push(...renderDiff(s.diff).map((l) => `  ${l}`));
+      text.push(...renderDiff(s.diff).map((l) => `  ${l}`));
     }
     text.push(...advisoryLines(h.advisories));
   }

@@ -52,11 +52,12 @@ export function openProject(app: App, file: string): Project {
   const dir = dirname(file);
   const lockFile = join(dir, 'ferry.lock');
   // Read on first use: a deploy starts its logins to hosts before it needs the lock (~10 ms to parse).
-  let lock: { value: Lockfile | undefined } | undefined;
-  const readLock = () =>
-    (lock ??= {
-      value: existsSync(lockFile) ? parseLock(readFileSync(lockFile, 'utf8'), lockFile) : undefined,
-    }).value;
+  let lock: Lockfile | undefined | null = null; // null: not read yet
+  const readLock = () => {
+    if (lock === null)
+      lock = existsSync(lockFile) ? parseLock(readFileSync(lockFile, 'utf8'), lockFile) : undefined;
+    return lock;
+  };
   const trees = manifest.ports.map((p) =>
     p === 'builtin' ? join(packageDir, 'ports') : resolvePath(dir, p),
   );

@@ -144,7 +144,7 @@ function text(block: Uint8Array, f: Field): string | undefined {
     if (b >= 0x80) ascii = false;
   }
   // Names are nearly always ASCII, which reads the same as Latin-1, and that is much cheaper to decode.
-  if (ascii) return asBuffer(block).toString('latin1', f.at, end);
+  if (ascii) return bufferView(block).toString('latin1', f.at, end);
   try {
     return utf8.decode(block.subarray(f.at, end));
   } catch {
@@ -152,7 +152,8 @@ function text(block: Uint8Array, f: Field): string | undefined {
   }
 }
 
-function asBuffer(b: Uint8Array): Buffer {
+/** The same bytes as a Buffer (no copy), for its Latin-1 decoding. */
+function bufferView(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
@@ -186,7 +187,7 @@ export function decodeHeader(block: Uint8Array): DecodedBlock {
       kind: 'bad',
       reason: `header checksum is ${stored}, the header sums to ${sums.unsigned}`,
     };
-  const magic = asBuffer(block).toString('latin1', F.magic.at, F.magic.at + F.magic.len);
+  const magic = bufferView(block).toString('latin1', F.magic.at, F.magic.at + F.magic.len);
   if (magic !== USTAR_MAGIC && magic !== GNU_MAGIC)
     return { kind: 'bad', reason: 'header is not a ustar header (no "ustar" magic)' };
   return decodeFields(block, magic === USTAR_MAGIC);
