@@ -147,11 +147,16 @@ export class Packer implements AsyncDisposable {
 
   /** A generation tree (links and directories) under the name `as`, packed once per codec for every host. */
   readTree(tree: string, as: string, codec: Codec): AsyncGenerator<Buffer> {
+    return this.startTree(tree, as, codec).read();
+  }
+
+  /** Start packing a generation tree without reading it yet (every host that switches needs it). */
+  startTree(tree: string, as: string, codec: Codec): Pack {
     const pieces = async function* () {
       for await (const data of tarSources([{ dir: tree, as }], { dirs: [], files: [], end: false }))
         yield { data, stored: false };
     };
-    return this.once(`${as}.${codec}`, 0, (sink) => compressTo(codec, pieces(), sink)).read();
+    return this.once(`${as}.${codec}`, 0, (sink) => compressTo(codec, pieces(), sink));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -306,6 +311,11 @@ export async function sendPaths(
   return { bytes: sent, paths: paths.length };
 }
 
+/** Where a profile's generation tree is unpacked on the host, beside the store paths sent with it. */
+export function genTreeName(profile: string): string {
+  return `.gen-${profile}`;
+}
+
 async function* batchStream(
   packer: Packer,
   codec: Codec,
@@ -313,7 +323,7 @@ async function* batchStream(
   gens: readonly GenerationStage[],
 ): AsyncGenerator<Buffer> {
   for (const p of batch) yield* packer.read(p, codec);
-  for (const g of gens) yield* packer.readTree(g.tree, `.gen-${g.profile}`, codec);
+  for (const g of gens) yield* packer.readTree(g.tree, genTreeName(g.profile), codec);
   if (gens.length > 0) {
     // Each host's manifests (its own generation numbers) are small: made here, without a process.
     const files = gens.map((g) => ({ path: `.gen-${g.profile}/.generation.json`, data: g.manifest }));

@@ -5,7 +5,7 @@ import { AppError, isAppError, type Reporter } from '../core/index.js';
 import { GENERATION_FORMAT_VERSION, linkGeneration, type GenerationManifest } from '../profile/index.js';
 import { removeTree } from '../platform/index.js';
 import type { Store, StoreId, StoreMeta } from '../store/index.js';
-import { Packer, prepareOutgoing, sendPaths } from './copy.js';
+import { genTreeName, Packer, prepareOutgoing, sendPaths } from './copy.js';
 import { localZstd, type Codec } from './compress.js';
 import { likelyMissing, readHint, writeHint, type HostHint } from './hints.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
@@ -91,7 +91,13 @@ export async function deploy(
     };
     for (const t of built.values()) for (const id of t.closure) void readMeta(id);
     for (const h of hosts) void prepack(fc, h, hints.get(h.name), built, packer, readMeta);
-    const linked = linkTrees(fc.store, built, genDir);
+    const linked = linkTrees(fc.store, built, genDir).then((trees) => {
+      // Every host that switches is sent its profile's tree after its store paths: packed now, it is ready
+      // then (in the codec hosts most likely take; another is packed when a host asks for it).
+      for (const [profile, tree] of trees)
+        packer.startTree(tree, genTreeName(profile), localZstd() ? 'zstd' : 'gzip');
+      return trees;
+    });
     linked.catch(() => undefined); // awaited below, after the probes
     await probed;
     const trees = await linked;

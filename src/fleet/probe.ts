@@ -1,7 +1,7 @@
 import { AppError } from '../core/index.js';
 import { GENERATION_FORMAT_VERSION, type GenerationManifest } from '../profile/index.js';
 import { tryParseStoreId, type StoreId } from '../store/index.js';
-import { PROBE } from './scripts.js';
+import { ACTIVATE, DISCARD, PROBE } from './scripts.js';
 import { checkResult, openTransportWith, type Transport } from './transport.js';
 import type { FleetHost, FleetSettings, HostProfileState, HostState } from './types.js';
 
@@ -20,6 +20,8 @@ export async function openProbed(
     script: PROBE,
     args: [host.root, ...host.profiles],
     timeoutMs: PROBE_TIMEOUT_MS,
+    // Switching and discarding are a line each to the login's session, not a session of their own.
+    served: [ACTIVATE, DISCARD],
   });
   try {
     const r = checkResult(host.name, 'reading its state', first, PROBE_TIMEOUT_MS);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../core/index.js';
-import { runStreaming, shCommand, type StreamOptions, type StreamResult } from './shell.js';
+import { runStreaming, shCommand, shQuote, type StreamOptions, type StreamResult } from './shell.js';
 
 export interface SshEndpoint {
   readonly user?: string;
@@ -37,6 +37,14 @@ export class SshConnection {
   private readonly dest: string;
   private readonly controlDir: string;
   private master: ChildProcess | undefined;
+  /** The login session's output so far, and the line that ends each answer in it (see firstCommand). */
+  private out = '';
+  private err = '';
+  private marker = '';
+  /** Scripts the login session runs on request (FirstCommand.served), and the requests' turn. */
+  private served: readonly string[] = [];
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
 
   private constructor(label: string, base: readonly string[], dest: string, controlDir: string) {
     this.label = label;
@@ -90,13 +98,20 @@ export class SshConnection {
     }
   }
 
-  /** Run `sh -c SCRIPT sh ARG…` on the host; every word is quoted, so nothing in ARGs is ever executed. */
+  /**
+   * Run `sh -c SCRIPT sh ARG…` on the host; every word is quoted, so nothing in ARGs is ever executed. A script
+   * the login session serves (FirstCommand.served) runs there, without a new ssh process and session, when it
+   * needs no stdin and no argument holds a newline (a request is one line).
+   */
   async run(script: string, args: readonly string[], options: StreamOptions = {}): Promise<StreamResult> {
     // Without its master, ssh would quietly log in again; a dropped connection must stop this host instead.
-    if (this.master?.exitCode !== null || this.master.signalCode !== null)
-      throw new AppError('E_FLEET_CONNECT', `${this.label}: the connection was lost`, {
-        hint: 'check the host and the network; an interrupted deploy continues where it stopped on the next run',
-      });
+    if (!this.alive()) throw connectionLost(this.label);
+    const served = this.served.indexOf(script);
+    if (served >= 0 && options.stdin === undefined && !args.some((a) => a.includes('\n'))) {
+      const answer = this.turn.then(() => this.request(served, args, options.timeoutMs));
+      this.turn = answer.catch(() => undefined);
+      return answer;
+    }
     const r = await runStreaming(
       'ssh',
       [...this.base, '-o', 'ControlMaster=no', '--', this.dest, shCommand(script, args)],
@@ -121,65 +136,181 @@ export class SshConnection {
     socket: string,
     first: FirstCommand | undefined,
   ): Promise<StreamResult | undefined> {
-    const marker = `ferry-answered-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.marker = `ferry-answered-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.served = first?.served ?? [];
     const command =
-      first === undefined ? ['-N', '--', this.dest] : ['--', this.dest, firstCommand(first, marker)];
+      first === undefined ? ['-N', '--', this.dest] : ['--', this.dest, firstCommand(first, this.marker)];
     const m = spawn('ssh', [...this.base, '-M', '-o', 'ControlPersist=no', ...command], {
       stdio: [first === undefined ? 'ignore' : 'pipe', first === undefined ? 'ignore' : 'pipe', 'pipe'],
     });
     this.master = m;
-    let stderr = '';
-    let stdout = '';
-    m.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    m.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    const notify = () => {
+      for (const f of this.listeners) f();
+    };
+    m.stderr?.on('data', (d: Buffer) => {
+      this.err += d.toString();
+      notify();
+    });
+    m.stdout?.on('data', (d: Buffer) => {
+      this.out += d.toString();
+      notify();
+    });
     const exited = new Promise<number>((resolve) =>
       m.once('close', (code) => {
         resolve(code ?? 255);
+        notify();
       }),
     );
     m.once('error', () => undefined);
-    const answer = () => parseAnswer(stdout, stderr, marker);
-    const answered = new Promise<undefined>((resolve) => {
-      m.stdout?.on('data', () => {
-        if (answer() !== undefined) resolve(undefined);
-      });
-    });
+    const answered = this.answer(0, undefined);
     const deadline = Date.now() + (first?.timeoutMs ?? Infinity);
     const events = dirEvents(this.controlDir);
     try {
       for (;;) {
-        const code = await Promise.race([exited, events.next(100), answered]);
-        if (code !== undefined) throw sshFailure(this.label, stderr, this.base);
+        const code = await Promise.race([exited, events.next(100), answered.then(() => undefined)]);
+        if (code !== undefined) throw sshFailure(this.label, this.err, this.base);
         if (Date.now() > deadline) {
           m.kill('SIGKILL');
-          return { exitCode: 128, signal: 'SIGKILL', stdout, stderr, bytesIn: 0, timedOut: true };
+          return {
+            exitCode: 128,
+            signal: 'SIGKILL',
+            stdout: this.out,
+            stderr: this.err,
+            bytesIn: 0,
+            timedOut: true,
+          };
         }
         if (!(await isSocket(socket))) continue;
         if (first === undefined) return undefined;
-        const r = answer();
-        if (r !== undefined) return r;
+        const r = parseAnswer(this.out, 0, this.marker);
+        if (r !== undefined)
+          return {
+            exitCode: r.exitCode,
+            signal: null,
+            stdout: r.text,
+            stderr: this.err,
+            bytesIn: 0,
+            timedOut: false,
+          };
       }
     } finally {
       events.close();
+      answered.cancel();
     }
   }
+
+  /** One served script run by the login session (see firstCommand): a line in, its answer out. */
+  private async request(
+    index: number,
+    args: readonly string[],
+    timeoutMs: number | undefined,
+  ): Promise<StreamResult> {
+    const m = this.master;
+    if (m === undefined || m.stdin === null || !this.alive()) throw connectionLost(this.label);
+    const o0 = this.out.length;
+    const e0 = this.err.length;
+    m.stdin.write(`${[String(index), ...args].map(shQuote).join(' ')}\n`);
+    const answer = this.answer(o0, e0);
+    // The session's one request cannot be stopped alone: past its time, the connection goes.
+    let timedOut = false;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            m.kill('SIGKILL');
+          }, timeoutMs);
+    try {
+      const r = await answer;
+      if (r !== undefined) return r;
+      const stdout = this.out.slice(o0);
+      const stderr = this.err.slice(e0);
+      if (timedOut) return { exitCode: 128, signal: 'SIGKILL', stdout, stderr, bytesIn: 0, timedOut };
+      throw sshFailure(this.label, stderr, this.base);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The login session's next answer after the given offsets of its stdout and stderr (stderr undefined: the
+   * first command's, marked on stdout only), or undefined when the session ends first.
+   */
+  private answer(o0: number, e0: number | undefined): Promise<StreamResult | undefined> & { cancel(): void } {
+    let listener: (() => void) | undefined;
+    const p = new Promise<StreamResult | undefined>((resolve) => {
+      listener = () => {
+        const o = parseAnswer(this.out, o0, this.marker);
+        const e = e0 === undefined ? { exitCode: 0, text: this.err } : parseAnswer(this.err, e0, this.marker);
+        if (o !== undefined && e !== undefined) {
+          resolve({
+            exitCode: o.exitCode,
+            signal: null,
+            stdout: o.text,
+            stderr: e.text,
+            bytesIn: 0,
+            timedOut: false,
+          });
+        } else if (!this.alive()) resolve(undefined);
+        else return;
+        if (listener !== undefined) this.listeners.delete(listener);
+      };
+      this.listeners.add(listener);
+      listener();
+    });
+    return Object.assign(p, { cancel: () => listener !== undefined && this.listeners.delete(listener) });
+  }
+
+  private alive(): boolean {
+    return this.master?.exitCode === null && this.master.signalCode === null;
+  }
+}
+
+function connectionLost(label: string): AppError {
+  return new AppError('E_FLEET_CONNECT', `${label}: the connection was lost`, {
+    hint: 'check the host and the network; an interrupted deploy continues where it stopped on the next run',
+  });
 }
 
 /**
  * The master's remote command: `first` in a subshell, then a marker line with its status (a line no output
- * holds by chance), then a wait on stdin, which ferry holds open, so the session (and the master) lives on.
+ * holds by chance). Then the session serves requests on its stdin, which ferry holds open, so the session
+ * (and the master) lives on until ferry closes it: each request is one line of quoted words, the index of a
+ * served script and its arguments; the script runs with stdin from /dev/null (a line meant for the session
+ * must not be read by it, nor by a health check), and its status ends its output with the marker line, on
+ * stdout and on stderr. Without served scripts, the session only waits on stdin.
  */
 function firstCommand(first: FirstCommand, marker: string): string {
-  return shCommand(`(\n${first.script}\n)\necho "${marker} $?"\nexec cat >/dev/null`, first.args);
+  const served = first.served ?? [];
+  const serve =
+    served.length === 0
+      ? 'exec cat >/dev/null'
+      : [
+          'while IFS= read -r ferry_rq; do',
+          '  eval "set -- $ferry_rq"',
+          '  ferry_i=$1; shift',
+          '  case $ferry_i in',
+          ...served.map((script, i) => `  ${i}) sh -c ${shQuote(script)} sh "$@" </dev/null ;;`),
+          '  *) false ;;',
+          '  esac',
+          '  ferry_st=$?',
+          `  echo "${marker} $ferry_st"`,
+          `  echo "${marker} $ferry_st" >&2`,
+          'done',
+        ].join('\n');
+  return shCommand(`(\n${first.script}\n)\necho "${marker} $?"\n${serve}`, first.args);
 }
 
-/** The first command's result once its marker line has arrived, else undefined. */
-function parseAnswer(stdout: string, stderr: string, marker: string): StreamResult | undefined {
-  const at = stdout.indexOf(`${marker} `);
-  const end = at < 0 ? -1 : stdout.indexOf('\n', at);
+/** The text after `from` up to the marker line, and the status the line gives, once the line has arrived. */
+function parseAnswer(
+  text: string,
+  from: number,
+  marker: string,
+): { exitCode: number; text: string } | undefined {
+  const at = text.indexOf(`${marker} `, from);
+  const end = at < 0 ? -1 : text.indexOf('\n', at);
   if (end < 0) return undefined;
-  const exitCode = Number(stdout.slice(at + marker.length + 1, end));
-  return { exitCode, signal: null, stdout: stdout.slice(0, at), stderr, bytesIn: 0, timedOut: false };
+  return { exitCode: Number(text.slice(at + marker.length + 1, end)), text: text.slice(from, at) };
 }
 
 /** A command for the master's own session (see SshConnection.openWith). */
@@ -187,6 +318,11 @@ export interface FirstCommand {
   readonly script: string;
   readonly args: readonly string[];
   readonly timeoutMs?: number;
+  /**
+   * Scripts the session then keeps ready: `run` with one of them (the same text) is a line to the session,
+   * not a new ssh process and session (each costs a host tens of milliseconds).
+   */
+  readonly served?: readonly string[];
 }
 
 function sshOptions(e: SshEndpoint, s: SshSettings, socket: string): string[] {
