@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { AppError, sha256Bytes } from '../core/index.js';
 import { tarPieces, tarSources } from '../pkg/index.js';
-import { removeTree } from '../platform/index.js';
+import { removeTree, type StreamResult } from '../platform/index.js';
 import { rewriteBytes, type FileRecord, type Store, type StoreId, type StoreMeta } from '../store/index.js';
 import { compressTo, endMember, smallMember, type Codec } from './compress.js';
-import { RECEIVE } from './scripts.js';
-import { runChecked, type Transport } from './transport.js';
+import { RECEIVE, receiveHeader } from './scripts.js';
+import { checkResult, type Transport } from './transport.js';
 
 /** A store path as it must land on one host: files that embed the root rewritten for that host's root. */
 export interface OutgoingPath {
@@ -279,11 +279,14 @@ export interface SendOptions {
   readonly onBytes?: (total: number) => void;
   /** Paths go in batches of about this many bytes; each path lands whole or not at all. */
   readonly batchBytes?: number;
+  /** A RECEIVE started ahead, for the first batch (cancelled when nothing is sent). */
+  readonly receiver?: Receiver;
 }
 
 /**
  * Copy store paths to a host, in batches, as packed by `packer`, then stage the new generations. A path
  * appears on the host only once complete, so a copy cut anywhere resumes with the paths still missing.
+ * The first batch goes to `opts.receiver` when one was started ahead.
  */
 export async function sendPaths(
   t: Transport,
@@ -295,20 +298,85 @@ export async function sendPaths(
   const all = batches(paths, opts.batchBytes ?? 32 << 20);
   if (all.length === 0 && opts.generations.length > 0) all.push([]);
   let sent = 0;
-  for (const [i, batch] of all.entries()) {
-    const gens = i === all.length - 1 ? opts.generations : [];
-    const spec = gens.map((g) => `${g.profile}:${g.number}`).join(',');
-    const needs = [...new Set(gens.flatMap((g) => g.closure))];
-    const r = await runChecked(
-      t,
-      gens.length > 0 ? 'receiving store paths and staging the new generation' : 'receiving store paths',
-      RECEIVE,
-      [opts.root, opts.token, spec, opts.codec, ...batch.map((p) => p.id), '--', ...needs],
-      { stdin: batchStream(packer, opts.codec, batch, gens), onStdinBytes: (n) => opts.onBytes?.(sent + n) },
-    );
-    sent += r.bytesIn;
+  let ahead = opts.receiver;
+  try {
+    for (const [i, batch] of all.entries()) {
+      const gens = i === all.length - 1 ? opts.generations : [];
+      const spec = gens.map((g) => `${g.profile}:${g.number}`).join(',');
+      const needs = [...new Set(gens.flatMap((g) => g.closure))];
+      const header = receiveHeader(
+        spec,
+        opts.codec,
+        batch.map((p) => p.id),
+        needs,
+      );
+      const receiver = ahead ?? Receiver.start(t, opts.root, opts.token);
+      ahead = undefined;
+      const data = batchStream(packer, opts.codec, batch, gens);
+      const r = await receiver.send(header, data, (n) => opts.onBytes?.(sent + n));
+      const what =
+        gens.length > 0 ? 'receiving store paths and staging the new generation' : 'receiving store paths';
+      sent += checkResult(t.host, what, r, undefined).bytesIn;
+    }
+  } finally {
+    await ahead?.cancel();
   }
   return { bytes: sent, paths: paths.length };
+}
+
+/**
+ * A RECEIVE started before ferry knows what it will send: its ssh process and session (tens of milliseconds
+ * of a host's time) are set up while the host is still being probed and planned. It waits for its first line.
+ */
+export class Receiver {
+  private go: ((feed: { header: Buffer; data: AsyncIterable<Buffer> } | undefined) => void) | undefined;
+  private readonly result: Promise<StreamResult>;
+  private headerBytes = 0;
+  private onBytes: ((n: number) => void) | undefined;
+
+  private constructor(t: Transport, root: string, token: string) {
+    const fed = new Promise<{ header: Buffer; data: AsyncIterable<Buffer> } | undefined>((resolve) => {
+      this.go = resolve;
+    });
+    const stdin = (async function* () {
+      const feed = await fed;
+      if (feed === undefined) return;
+      yield feed.header;
+      yield* feed.data;
+    })();
+    this.result = t.run(RECEIVE, [root, token], {
+      stdin,
+      onStdinBytes: (n) => this.onBytes?.(n - this.headerBytes),
+    });
+    this.result.catch(() => undefined); // awaited by send or cancel
+  }
+
+  static start(t: Transport, root: string, token: string): Receiver {
+    return new Receiver(t, root, token);
+  }
+
+  /** Its line, then the data; once. bytesIn and onBytes count the data only. */
+  async send(
+    header: string,
+    data: AsyncIterable<Buffer>,
+    onBytes?: (n: number) => void,
+  ): Promise<StreamResult> {
+    if (this.go === undefined) throw new Error('Assertion failed: a receiver sends once');
+    const line = Buffer.from(header);
+    this.headerBytes = line.length;
+    this.onBytes = onBytes;
+    this.go({ header: line, data });
+    this.go = undefined;
+    const r = await this.result;
+    return { ...r, bytesIn: Math.max(0, r.bytesIn - line.length) };
+  }
+
+  /** Ends it unused: its stdin closes before the line, and the script exits having done nothing. */
+  async cancel(): Promise<void> {
+    this.go?.(undefined);
+    this.go = undefined;
+    await this.result.catch(() => undefined);
+  }
 }
 
 /** Where a profile's generation tree is unpacked on the host, beside the store paths sent with it. */

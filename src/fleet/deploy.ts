@@ -5,7 +5,7 @@ import { AppError, isAppError, type Reporter } from '../core/index.js';
 import { GENERATION_FORMAT_VERSION, linkGeneration, type GenerationManifest } from '../profile/index.js';
 import { removeTree } from '../platform/index.js';
 import type { Store, StoreId, StoreMeta } from '../store/index.js';
-import { genTreeName, Packer, prepareOutgoing, sendPaths } from './copy.js';
+import { genTreeName, Packer, prepareOutgoing, Receiver, sendPaths } from './copy.js';
 import { localZstd, type Codec } from './compress.js';
 import { likelyMissing, readHint, writeHint, type HostHint } from './hints.js';
 import { checkHostPlatform, planHost, rolloutWaves, type HostPlan } from './plan.js';
@@ -56,6 +56,13 @@ interface Session {
   transport?: Transport;
   state?: HostState;
   started: number;
+  /** Whether the host will likely be sent store paths (prepack's guess), known once this machine has built. */
+  readonly sends: Promise<boolean>;
+  readonly guessSends: (likely: boolean) => void;
+  /** A RECEIVE started while the host was probed, when it likely lacks something; taken by stage. */
+  receiver?: Receiver | undefined;
+  /** Set when stage takes over, so a receiver is no longer started. */
+  staging?: boolean;
 }
 
 /**
@@ -72,10 +79,19 @@ export async function deploy(
   const sessions = hosts.map(newSession);
   targets.catch(() => undefined); // awaited below; a failed build must not count as unhandled meanwhile
   const hints = new Map(hosts.map((h) => [h.name, readHint(fc.store.rootDir, h.name, h.root)]));
-  // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
-  const probed = mapLimit(sessions, fc.parallel, (s) => guard(fc, s, () => probe(fc, s)));
   const genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
   const packer = Packer.open(fc.store, scratchToken());
+  // Each host is staged as soon as it is probed and this machine has built (or checked) what it deploys.
+  let inputs: (input: StageInput | undefined) => void = () => undefined;
+  const stageInput = new Promise<StageInput | undefined>((resolve) => (inputs = resolve));
+  // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
+  const staged = mapLimit(sessions, fc.parallel, (s) =>
+    guard(fc, s, async () => {
+      await probe(fc, s);
+      const input = await stageInput;
+      if (input !== undefined) await stage(fc, s, input);
+    }),
+  );
   try {
     const built = await targets;
     // Store metadata is immutable and every host needs the same: each file is read and checked once, and
@@ -90,21 +106,15 @@ export async function deploy(
       return m;
     };
     for (const t of built.values()) for (const id of t.closure) void readMeta(id);
-    for (const h of hosts) void prepack(fc, h, hints.get(h.name), built, packer, readMeta);
-    const linked = linkTrees(fc.store, built, genDir).then((trees) => {
-      // Every host that switches is sent its profile's tree after its store paths: packed now, it is ready
-      // then (in the codec hosts most likely take; another is packed when a host asks for it).
-      for (const [profile, tree] of trees)
-        packer.startTree(tree, genTreeName(profile), localZstd() ? 'zstd' : 'gzip');
-      return trees;
-    });
-    linked.catch(() => undefined); // awaited below, after the probes
-    await probed;
-    const trees = await linked;
-    const live = sessions.filter((s) => s.outcome.error === undefined);
-    await mapLimit(live, fc.parallel, (s) =>
-      guard(fc, s, () => stage(fc, s, { targets: built, trees, packer, readMeta })),
-    );
+    for (const s of sessions)
+      void prepack(fc, s.host, hints.get(s.host.name), built, packer, readMeta).then(s.guessSends);
+    const trees = await linkTrees(fc.store, built, genDir);
+    // Every host that switches is sent its profile's tree after its store paths: packed now, it is ready
+    // then (in the codec hosts most likely take; another is packed when a host asks for it).
+    for (const [profile, tree] of trees)
+      packer.startTree(tree, genTreeName(profile), localZstd() ? 'zstd' : 'gzip');
+    inputs({ targets: built, trees, packer, readMeta });
+    await staged;
     const ready = sessions.filter(
       (s) => s.outcome.error === undefined && s.outcome.steps.some((x) => x.to !== undefined),
     );
@@ -120,7 +130,10 @@ export async function deploy(
     await rollout(fc, ready, opts);
     return sessions.map((s) => s.outcome);
   } finally {
-    await probed.catch(() => undefined);
+    inputs(undefined);
+    for (const s of sessions) s.guessSends(false);
+    await staged.catch(() => undefined);
+    await Promise.all(sessions.map((s) => s.receiver?.cancel() ?? Promise.resolve()));
     await closeAll(sessions);
     await packer[Symbol.asyncDispose]();
     await removeTree(genDir);
@@ -130,7 +143,8 @@ export async function deploy(
 /**
  * Starts packing what the host lacked at the last deploy from here (hints.ts), while it is still being probed;
  * `stage` sends what the probe says it lacks, and finds those packs made or under way. A failure here is
- * ignored: the same paths are packed again, and fail properly, if they are needed.
+ * ignored: the same paths are packed again, and fail properly, if they are needed. Says whether the host
+ * will likely be sent anything (without a hint: yes).
  */
 async function prepack(
   fc: FleetContext,
@@ -139,16 +153,17 @@ async function prepack(
   targets: ReadonlyMap<string, ProfileTarget>,
   packer: Packer,
   readMeta: (id: StoreId) => Promise<StoreMeta>,
-): Promise<void> {
+): Promise<boolean> {
   try {
     const h = await hint;
-    if (h === undefined || (h.codec === 'zstd' && !localZstd())) return;
+    if (h === undefined || (h.codec === 'zstd' && !localZstd())) return true;
     const closure = [...new Set(host.profiles.flatMap((p) => targets.get(p)?.closure ?? []))];
     const guess = likelyMissing(closure, h);
     for (const p of await prepareOutgoing(fc.store, guess, host.root, host.name, readMeta))
       packer.start(p, h.codec);
+    return guess.length > 0;
   } catch {
-    // only a head start
+    return true; // only a head start
   }
 }
 
@@ -167,11 +182,15 @@ function scratchToken(): string {
 }
 
 function newSession(host: FleetHost): Session {
+  let guessSends: (likely: boolean) => void = () => undefined;
+  const sends = new Promise<boolean>((resolve) => (guessSends = resolve));
   return {
     host,
     token: scratchToken(),
     outcome: emptyOutcome(host.name),
     started: Date.now(),
+    sends,
+    guessSends,
   };
 }
 
@@ -213,7 +232,13 @@ async function connect(fc: FleetContext, s: Session): Promise<Transport> {
 
 async function probe(fc: FleetContext, s: Session): Promise<void> {
   fc.reporter.start({ id: `host:${s.host.name}`, kind: 'copy', text: s.host.name });
-  const { transport, state } = await openProbed(s.host, fc.settings);
+  // Once the connection takes commands, a host that likely lacks store paths gets its RECEIVE started: its
+  // session is set up while the probe runs and the host is planned.
+  const { transport, state } = await openProbed(s.host, fc.settings, (t) => {
+    void s.sends.then((yes) => {
+      if (yes && !s.staging && s.receiver === undefined) s.receiver = Receiver.start(t, s.host.root, s.token);
+    });
+  });
   s.transport = transport;
   s.state = state;
   mark(s, 'probed');
@@ -258,7 +283,11 @@ async function stage(fc: FleetContext, s: Session, input: StageInput): Promise<v
   mark(s, 'planned');
   let lastReport = 0;
   const codec: Codec = state.zstd && localZstd() ? 'zstd' : 'gzip';
+  s.staging = true;
+  const receiver = s.receiver;
+  s.receiver = undefined;
   const sent = await sendPaths(t, packer, outgoing, {
+    ...(receiver === undefined ? {} : { receiver }),
     root: host.root,
     codec,
     token,

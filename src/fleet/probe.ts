@@ -14,6 +14,7 @@ const PROBE_TIMEOUT_MS = 120_000;
 export async function openProbed(
   host: FleetHost,
   settings: FleetSettings,
+  onReady?: (t: Transport) => void,
 ): Promise<{ transport: Transport; state: HostState }> {
   // A host stuck on a hung mount must not stall the whole fleet.
   const { transport, first } = await openTransportWith(host, settings, {
@@ -22,6 +23,7 @@ export async function openProbed(
     timeoutMs: PROBE_TIMEOUT_MS,
     // Switching and discarding are a line each to the login's session, not a session of their own.
     served: [ACTIVATE, DISCARD],
+    ...(onReady === undefined ? {} : { onReady }),
   });
   try {
     const r = checkResult(host.name, 'reading its state', first, PROBE_TIMEOUT_MS);

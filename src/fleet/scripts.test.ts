@@ -19,7 +19,7 @@ import { after, test } from 'node:test';
 import { tarPieces } from '../pkg/index.js';
 import { runStreaming } from '../platform/index.js';
 import { compressTo, endMember, smallMember, zstdStoredFrame, type Piece } from './compress.js';
-import { ACTIVATE, RECEIVE } from './scripts.js';
+import { ACTIVATE, RECEIVE, receiveHeader } from './scripts.js';
 
 // The host side is plain sh: these run the real scripts with the real /bin/sh, tar and gzip on a scratch root.
 const base = mkdtempSync(join(tmpdir(), 'ferry-scripts-'));
@@ -46,11 +46,9 @@ for (const codec of ['gzip', 'zstd'] as const)
       chunks.push(await Promise.resolve(chunk));
     });
     const whole = Buffer.concat(chunks);
-    const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, 't1', 'web:1', codec, id, '--'], {
-      stdin: (async function* () {
-        yield await Promise.resolve(whole.subarray(0, whole.length / 2));
-      })(),
-    });
+    const r = await receive(root, 't1', receiveHeader('web:1', codec, [id], []), [
+      whole.subarray(0, whole.length / 2),
+    ]);
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /gzip|premature|cut short/);
     assert.ok(!existsSync(join(root, 'store', id)));
@@ -82,9 +80,7 @@ test('RECEIVE: store paths packed by either codec, as members or frames in a row
       }
       yield endMember(codec);
     };
-    const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, 't5', '', codec, ...ids, '--'], {
-      stdin: stream(),
-    });
+    const r = await receive(root, 't5', receiveHeader('', codec, ids, []), stream());
     assert.equal(r.exitCode, 0, r.stderr);
     for (const id of ids) {
       assert.deepEqual(readFileSync(join(root, 'store', id, 'noise')), readFileSync(join(src, id, 'noise')));
@@ -98,25 +94,55 @@ test('RECEIVE: store paths packed by either codec, as members or frames in a row
 test('RECEIVE: a store path name that is not a plain word is refused, and nothing runs', async () => {
   const root = join(base, 'badid');
   const marker = join(base, 'badid-ran');
-  const r = await runStreaming(
-    '/bin/sh',
-    ['-c', RECEIVE, 'sh', root, 't7', '', 'gzip', `x $(touch ${marker})`, '--'],
-    {
-      stdin: (async function* () {
-        yield await Promise.resolve(endMember('gzip'));
-      })(),
-    },
-  );
+  const header = receiveHeader('', 'gzip', [`x $(touch ${marker})`, `'; touch ${marker}; '`], []);
+  const r = await receive(root, 't7', header, [endMember('gzip')]);
   assert.equal(r.exitCode, 3);
   assert.match(r.stderr, /bad store path name/);
   assert.ok(!existsSync(marker));
 });
 
 test('RECEIVE: a codec it does not know is refused before anything is read', async () => {
-  const r = await runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', join(base, 'bad'), 't6', '', 'rm -rf', '--']);
+  const r = await receive(join(base, 'bad'), 't6', receiveHeader('', 'rm -rf', [], []), []);
   assert.equal(r.exitCode, 3);
   assert.match(r.stderr, /unknown codec/);
 });
+
+test('RECEIVE: started ahead, it waits for its line; stdin closed before it ends it with nothing done', async () => {
+  const root = join(base, 'ahead');
+  const idle = await receive(root, 't8', undefined, []);
+  assert.deepEqual([idle.exitCode, idle.stderr], [0, '']);
+  assert.ok(!existsSync(root), 'nothing made');
+  let release: () => void = () => undefined;
+  const later = new Promise<void>((resolve) => (release = resolve));
+  const r = runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, 't9'], {
+    stdin: (async function* () {
+      await later;
+      yield Buffer.from(receiveHeader('', 'gzip', [], []));
+      yield endMember('gzip');
+    })(),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.ok(!existsSync(root), 'nothing made before the line');
+  release();
+  assert.equal((await r).exitCode, 0);
+  assert.deepEqual(readdirSync(join(root, 'store')), ['.meta']);
+});
+
+/** RECEIVE as ferry runs it: its line (none: stdin closes at once), then the data. */
+function receive(
+  root: string,
+  token: string,
+  header: string | undefined,
+  data: Iterable<Buffer> | AsyncIterable<Buffer>,
+) {
+  return runStreaming('/bin/sh', ['-c', RECEIVE, 'sh', root, token], {
+    stdin: (async function* () {
+      if (header === undefined) return;
+      yield Buffer.from(header);
+      yield* data;
+    })(),
+  });
+}
 
 /** Tar pieces as compressor input; every other one marked stored, so gzip switches levels between members. */
 async function* stored(pieces: AsyncIterable<{ data: Buffer }>): AsyncGenerator<Piece> {

@@ -1,3 +1,5 @@
+import { shQuote } from '../platform/index.js';
+
 /**
  * The POSIX sh that runs on hosts. A host needs only sh, tar, gzip and coreutils: no ferry, no Node, no root
  * (zstd, when the host has it, is used instead of gzip).
@@ -28,8 +30,10 @@ echo end
 `;
 
 /**
- * $1 root, $2 token, $3 generations to stage ("P:N,P:N" or ''), $4 codec (gzip or zstd), then the store ids
- * sent, then "--" and the store ids the generations need. stdin: a compressed tar of <id>/…, .meta/<id>.json and
+ * $1 root, $2 token. stdin: first a line of quoted words (receiveHeader): the generations to stage ("P:N,P:N"
+ * or ''), the codec (gzip or zstd), the store ids sent, "--" and the store ids the generations need. The script
+ * waits for that line, so it can be started (its session set up) before ferry knows what it will send; stdin
+ * closed before the line ends it with nothing done. Then a compressed tar of <id>/…, .meta/<id>.json and
  * .gen-<P>/…, extracted into a directory of this run's own. A stream cut short (the decompressor's status,
  * which tar would hide) fails. Then
  * what came is written out (the root's file system only: syncfs; a sync without -f flushes everything), and
@@ -42,7 +46,10 @@ echo end
  * and the paths moved in are made read-only by one chmod (store path names are checked to be plain words).
  */
 export const RECEIVE = `set -eu
-root=$1; tok=$2; gens=$3; codec=$4; shift 4
+root=$1; tok=$2
+IFS= read -r hdr || exit 0
+eval "set -- $hdr"
+gens=$1; codec=$2; shift 2
 case $codec in gzip|zstd) ;; *) echo "ferry: unknown codec $codec" >&2; exit 3 ;; esac
 s="$root/store"
 in="$s/.tmp-$tok"
@@ -83,6 +90,22 @@ if [ -n "$gens" ]; then
 fi
 rm -rf "$in" 2>/dev/null || { chmod -R u+w "$in"; rm -rf "$in"; }
 `;
+
+/**
+ * RECEIVE's first line: shell words (read by \`read\`, which takes one byte at a time from a pipe, so the data
+ * after it stays for the decompressor). Every word is a store id, a profile name, a number or a codec, so it
+ * never holds a newline.
+ */
+export function receiveHeader(
+  generations: string,
+  codec: string,
+  sent: readonly string[],
+  needs: readonly string[],
+): string {
+  const words = [generations, codec, ...sent, '--', ...needs];
+  if (words.some((w) => w.includes('\n'))) throw new Error('Assertion failed: a newline in a RECEIVE word');
+  return `${words.map(shQuote).join(' ')}\n`;
+}
 
 /**
  * $1 root, $2 token, $3 check command ('' for none), $4 check timeout (seconds), then pairs PROFILE TO.

@@ -37,11 +37,23 @@ export class SshTransport implements Transport {
   static async openWith(
     host: FleetHost,
     settings: FleetSettings,
-    first: FirstCommand,
+    first: TransportFirst,
   ): Promise<{ transport: SshTransport; first: StreamResult }> {
     if (host.address.kind !== 'ssh') throw new Error(`Assertion failed: ${host.name} is not an ssh host`);
-    const r = await SshConnection.openWith(host.name, host.address, sshSettings(settings), first);
-    return { transport: new SshTransport(host.name, r.conn), first: r.first };
+    let early: SshTransport | undefined;
+    const { onReady, ...rest } = first;
+    const r = await SshConnection.openWith(host.name, host.address, sshSettings(settings), {
+      ...rest,
+      ...(onReady === undefined
+        ? {}
+        : {
+            onReady: (conn: SshConnection) => {
+              early = new SshTransport(host.name, conn);
+              onReady(early);
+            },
+          }),
+    });
+    return { transport: early ?? new SshTransport(host.name, r.conn), first: r.first };
   }
 
   run(script: string, args: readonly string[], options?: StreamOptions): Promise<StreamResult> {
@@ -74,14 +86,18 @@ export async function openTransport(host: FleetHost, settings: FleetSettings): P
   return host.address.kind === 'ssh' ? SshTransport.open(host, settings) : new LocalTransport(host.name);
 }
 
+/** A first command, whose `onReady` is given the transport that further commands can already use. */
+export type TransportFirst = Omit<FirstCommand, 'onReady'> & { readonly onReady?: (t: Transport) => void };
+
 /** Connect and run `first`: over ssh in the login's own session, saving a round of process and session. */
 export async function openTransportWith(
   host: FleetHost,
   settings: FleetSettings,
-  first: FirstCommand,
+  first: TransportFirst,
 ): Promise<{ transport: Transport; first: StreamResult }> {
   if (host.address.kind === 'ssh') return SshTransport.openWith(host, settings, first);
   const transport = new LocalTransport(host.name);
+  first.onReady?.(transport);
   const options = first.timeoutMs === undefined ? {} : { timeoutMs: first.timeoutMs };
   return { transport, first: await transport.run(first.script, first.args, options) };
 }

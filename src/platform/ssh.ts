@@ -165,6 +165,7 @@ export class SshConnection {
     const answered = this.answer(0, undefined);
     const deadline = Date.now() + (first?.timeoutMs ?? Infinity);
     const events = dirEvents(this.controlDir);
+    let ready = false;
     try {
       for (;;) {
         const code = await Promise.race([exited, events.next(100), answered.then(() => undefined)]);
@@ -182,6 +183,8 @@ export class SshConnection {
         }
         if (!(await isSocket(socket))) continue;
         if (first === undefined) return undefined;
+        if (!ready) first.onReady?.(this);
+        ready = true;
         const r = parseAnswer(this.out, 0, this.marker);
         if (r !== undefined)
           return {
@@ -323,6 +326,11 @@ export interface FirstCommand {
    * not a new ssh process and session (each costs a host tens of milliseconds).
    */
   readonly served?: readonly string[];
+  /**
+   * Called once the connection takes further commands, before the first command has answered: what is
+   * started then overlaps with it.
+   */
+  readonly onReady?: (conn: SshConnection) => void;
 }
 
 function sshOptions(e: SshEndpoint, s: SshSettings, socket: string): string[] {
