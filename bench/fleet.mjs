@@ -685,19 +685,21 @@ function render(r) {
     /** @type {any[]} */
     const hs = t.hosts ?? [];
     const med = (/** @type {(h: any) => number} */ fn) => stats(hs.map(fn).filter(Number.isFinite)).median;
-    const script = (/** @type {string} */ k) => med((h) => h.scripts?.[k]?.ms ?? NaN);
+    const phase = (/** @type {string} */ a, /** @type {string} */ b) =>
+      med((h) => (h.phases?.[b] ?? NaN) - (h.phases?.[a] ?? NaN));
     const top = (t.cpuProfile?.top ?? [])
       .slice(0, 6)
       .map((/** @type {any} */ x) => `${x.fn} ${x.ms}`)
       .join(', ');
+    const lastSwitch = Math.max(...hs.map((h) => h.phases?.switched ?? 0));
     out.push(
-      `where ferry's ${c === 'first' ? 'first' : 'incremental'} deploy spends its ${f(t.ms / 1000)} s (one traced run; medians over the hosts, ms): before the first ssh (node start, resolve, build check) ${f(
+      `where ferry's ${c === 'first' ? 'first' : 'incremental'} deploy spends its ${f(t.ms / 1000)} s (one traced run; medians over the hosts, ms; ferry's own marks): before the first ssh (node start, resolve, build check) ${f(
         med((h) => h.masterAtMs),
         0,
-      )}; ssh login with the probe in its session, then planning, until the first command ${f(
-        med((h) => h.firstCommandAtMs - h.masterAtMs),
+      )}; ssh login with the probe in its session ${f(
+        med((h) => (h.phases?.probed ?? NaN) - h.masterAtMs),
         0,
-      )}; receive (pack here, unpack there, sync, stage the generation) ${f(script('receive'), 0)}; switch (rename, sync) ${f(script('switch'), 0)}; after the last switch until exit ${f(t.ms - Math.max(...hs.map((h) => h.lastEndMs ?? 0)), 0)}. Controller CPU ${f(t.userS + t.sysS, 1)} s; main thread's self time, ms: ${top}.`,
+      )}; planning ${f(phase('probed', 'planned'), 0)}; receive (pack here, unpack there, sync, stage the generation; its session was started during the login) ${f(phase('planned', 'staged'), 0)}; switch (a line to the login's session: rename, sync; and the wait for the other hosts' staging) ${f(phase('staged', 'switched'), 0)}; after the last switch until exit ${f(t.ms - lastSwitch, 0)}. Controller CPU ${f(t.userS + t.sysS, 1)} s; main thread's self time, ms: ${top}.`,
     );
   }
   out.push(

@@ -79,12 +79,11 @@ export async function deploy(
   const sessions = hosts.map(newSession);
   targets.catch(() => undefined); // awaited below; a failed build must not count as unhandled meanwhile
   const hints = new Map(hosts.map((h) => [h.name, readHint(fc.store.rootDir, h.name, h.root)]));
-  const genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
-  const packer = Packer.open(fc.store, scratchToken());
   // Each host is staged as soon as it is probed and this machine has built (or checked) what it deploys.
   let inputs: (input: StageInput | undefined) => void = () => undefined;
   const stageInput = new Promise<StageInput | undefined>((resolve) => (inputs = resolve));
-  // Hosts are asked what they have while this machine still builds: the logins cost nothing then.
+  // Hosts are asked what they have while this machine still builds: the logins cost nothing then. They
+  // start in this tick, before anything is awaited (the build's synchronous work would run first).
   const staged = mapLimit(sessions, fc.parallel, (s) =>
     guard(fc, s, async () => {
       await probe(fc, s);
@@ -92,7 +91,11 @@ export async function deploy(
       if (input !== undefined) await stage(fc, s, input);
     }),
   );
+  staged.catch(() => undefined); // awaited below
+  const packer = Packer.open(fc.store, scratchToken());
+  let genDir: string | undefined;
   try {
+    genDir = await fs.mkdtemp(join(tmpdir(), 'ferry-gen-'));
     const built = await targets;
     // Store metadata is immutable and every host needs the same: each file is read and checked once, and
     // that, like linking the generation trees, happens while the hosts are still being probed.
@@ -109,10 +112,6 @@ export async function deploy(
     for (const s of sessions)
       void prepack(fc, s.host, hints.get(s.host.name), built, packer, readMeta).then(s.guessSends);
     const trees = await linkTrees(fc.store, built, genDir);
-    // Every host that switches is sent its profile's tree after its store paths: packed now, it is ready
-    // then (in the codec hosts most likely take; another is packed when a host asks for it).
-    for (const [profile, tree] of trees)
-      packer.startTree(tree, genTreeName(profile), localZstd() ? 'zstd' : 'gzip');
     inputs({ targets: built, trees, packer, readMeta });
     await staged;
     const ready = sessions.filter(
@@ -136,7 +135,7 @@ export async function deploy(
     await Promise.all(sessions.map((s) => s.receiver?.cancel() ?? Promise.resolve()));
     await closeAll(sessions);
     await packer[Symbol.asyncDispose]();
-    await removeTree(genDir);
+    if (genDir !== undefined) await removeTree(genDir);
   }
 }
 
@@ -283,6 +282,8 @@ async function stage(fc: FleetContext, s: Session, input: StageInput): Promise<v
   mark(s, 'planned');
   let lastReport = 0;
   const codec: Codec = state.zstd && localZstd() ? 'zstd' : 'gzip';
+  // The generation's tree is sent after the store paths: packed from now on, it is ready by then.
+  for (const g of generations) packer.startTree(g.tree, genTreeName(g.profile), codec);
   s.staging = true;
   const receiver = s.receiver;
   s.receiver = undefined;

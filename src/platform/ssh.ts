@@ -162,43 +162,28 @@ export class SshConnection {
       }),
     );
     m.once('error', () => undefined);
-    const answered = this.answer(0, undefined);
+    const firstAnswer = this.answer(0, undefined);
     const deadline = Date.now() + (first?.timeoutMs ?? Infinity);
     const events = dirEvents(this.controlDir);
     let ready = false;
     try {
       for (;;) {
-        const code = await Promise.race([exited, events.next(100), answered.then(() => undefined)]);
+        const code = await Promise.race([exited, events.next(100), firstAnswer.then(() => undefined)]);
         if (code !== undefined) throw sshFailure(this.label, this.err, this.base);
         if (Date.now() > deadline) {
           m.kill('SIGKILL');
-          return {
-            exitCode: 128,
-            signal: 'SIGKILL',
-            stdout: this.out,
-            stderr: this.err,
-            bytesIn: 0,
-            timedOut: true,
-          };
+          return killed(this.out, this.err);
         }
         if (!(await isSocket(socket))) continue;
         if (first === undefined) return undefined;
         if (!ready) first.onReady?.(this);
         ready = true;
         const r = parseAnswer(this.out, 0, this.marker);
-        if (r !== undefined)
-          return {
-            exitCode: r.exitCode,
-            signal: null,
-            stdout: r.text,
-            stderr: this.err,
-            bytesIn: 0,
-            timedOut: false,
-          };
+        if (r !== undefined) return answered(r.exitCode, r.text, this.err);
       }
     } finally {
       events.close();
-      answered.cancel();
+      firstAnswer.cancel();
     }
   }
 
@@ -228,7 +213,7 @@ export class SshConnection {
       if (r !== undefined) return r;
       const stdout = this.out.slice(o0);
       const stderr = this.err.slice(e0);
-      if (timedOut) return { exitCode: 128, signal: 'SIGKILL', stdout, stderr, bytesIn: 0, timedOut };
+      if (timedOut) return killed(stdout, stderr);
       throw sshFailure(this.label, stderr, this.base);
     } finally {
       clearTimeout(timer);
@@ -245,16 +230,8 @@ export class SshConnection {
       listener = () => {
         const o = parseAnswer(this.out, o0, this.marker);
         const e = e0 === undefined ? { exitCode: 0, text: this.err } : parseAnswer(this.err, e0, this.marker);
-        if (o !== undefined && e !== undefined) {
-          resolve({
-            exitCode: o.exitCode,
-            signal: null,
-            stdout: o.text,
-            stderr: e.text,
-            bytesIn: 0,
-            timedOut: false,
-          });
-        } else if (!this.alive()) resolve(undefined);
+        if (o !== undefined && e !== undefined) resolve(answered(o.exitCode, o.text, e.text));
+        else if (!this.alive()) resolve(undefined);
         else return;
         if (listener !== undefined) this.listeners.delete(listener);
       };
@@ -267,6 +244,16 @@ export class SshConnection {
   private alive(): boolean {
     return this.master?.exitCode === null && this.master.signalCode === null;
   }
+}
+
+/** What the login session answered (no stdin is fed to it: bytesIn is 0). */
+function answered(exitCode: number, stdout: string, stderr: string): StreamResult {
+  return { exitCode, signal: null, stdout, stderr, bytesIn: 0, timedOut: false };
+}
+
+/** A first command or request stopped past its time: its connection was killed. */
+function killed(stdout: string, stderr: string): StreamResult {
+  return { exitCode: 128, signal: 'SIGKILL', stdout, stderr, bytesIn: 0, timedOut: true };
 }
 
 function connectionLost(label: string): AppError {
