@@ -394,7 +394,7 @@ async function* batchStream(
   for (const g of gens) yield* packer.readTree(g.tree, genTreeName(g.profile), codec);
   if (gens.length > 0) {
     // Each host's manifests (its own generation numbers) are small: made here, without a process.
-    const files = gens.map((g) => ({ path: `.gen-${g.profile}/.generation.json`, data: g.manifest }));
+    const files = gens.map((g) => ({ path: `${genTreeName(g.profile)}/.generation.json`, data: g.manifest }));
     const tar: Buffer[] = [];
     for await (const data of tarSources([], { dirs: [], files, end: false })) tar.push(data);
     yield smallMember(codec, Buffer.concat(tar));

@@ -88,6 +88,7 @@ export async function deploy(
     guard(fc, s, async () => {
       await probe(fc, s);
       const input = await stageInput;
+      mark(s, 'built');
       if (input !== undefined) await stage(fc, s, input);
     }),
   );

@@ -9,7 +9,8 @@ const PROBE_TIMEOUT_MS = 120_000;
 
 /**
  * Connect to a host and ask what it is and what it has (platform, store paths, each profile's generations),
- * the question riding on the login. The transport stays open for what follows.
+ * the question riding on the login. The transport stays open for what follows; `onReady` gets it as soon as
+ * it takes commands, while the probe still runs.
  */
 export async function openProbed(
   host: FleetHost,

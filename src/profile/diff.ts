@@ -40,6 +40,8 @@ export function diffPackages(
   }
   for (const [k, p] of before)
     if (!after.has(k)) d.removed.push({ name: p.name, slot: p.slot, from: p.version });
-  for (const list of Object.values(d)) list.sort((x, y) => x.name.localeCompare(y.name));
+  // Names are ASCII: code-unit order is the same everywhere, and needs no ICU collator (its first use costs
+  // ~12 ms, on a deploy's way to its first host).
+  for (const list of Object.values(d)) list.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   return d;
 }
