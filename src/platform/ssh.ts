@@ -424,27 +424,55 @@ function dirEvents(dir: string): { next(ms: number): Promise<undefined>; close()
   };
 }
 
-/** The host keys a server offers (`ssh-keyscan`), with their SHA256 fingerprints, for a person to compare. */
+/**
+ * The host key a server offers, with its SHA256 fingerprint, for a person to compare. Fetched by ssh itself,
+ * so the user's ssh_config applies as for every other command (Host aliases, HostName, Port, ProxyJump,
+ * HostKeyAlias, HostKeyAlgorithms), which ssh-keyscan would ignore: ssh connects with a scratch known_hosts
+ * that it may add to (accept-new) and with every way to log in turned off, so it learns the key and stops
+ * there. Nothing is trusted here; the line is as ssh will look it up later.
+ */
 export async function scanHostKeys(
   endpoint: SshEndpoint,
+  settings: Pick<SshSettings, 'configFile' | 'connectTimeoutS'> = {},
 ): Promise<{ line: string; type: string; fingerprint: string }[]> {
-  const port = String(endpoint.port ?? 22);
-  const r = await runStreaming('ssh-keyscan', ['-p', port, '-T', '10', '--', endpoint.host]);
-  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
-  if (lines.length === 0)
-    throw new AppError(
-      'E_FLEET_CONNECT',
-      `${formatEndpoint(endpoint)} offered no host key (${r.stderr.trim() || 'no answer'})`,
-      {
-        hint: 'check that sshd runs there and the port is right',
-      },
-    );
-  const out = [];
-  for (const line of lines) {
-    const fp = await runStreaming('ssh-keygen', ['-l', '-E', 'sha256', '-f', '-'], { stdin: `${line}\n` });
-    const fields = fp.stdout.trim().split(/\s+/);
-    const type = (fields[fields.length - 1] ?? '').replace(/[()]/g, '');
-    out.push({ line, type, fingerprint: fields[1] ?? '' });
+  const dir = await fs.mkdtemp(join(tmpdir(), 'ferry-hostkey-'));
+  const scratch = join(dir, 'known_hosts');
+  try {
+    const noLogin = ['PubkeyAuthentication', 'PasswordAuthentication', 'KbdInteractiveAuthentication']
+      .concat(['GSSAPIAuthentication', 'HostbasedAuthentication'])
+      .flatMap((o) => ['-o', `${o}=no`]);
+    const r = await runStreaming('ssh', [
+      ...(settings.configFile === undefined ? [] : ['-F', settings.configFile]),
+      ...(endpoint.user === undefined ? [] : ['-l', endpoint.user]),
+      ...(endpoint.port === undefined ? [] : ['-p', String(endpoint.port)]),
+      ...['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new'],
+      ...['-o', `UserKnownHostsFile=${quoteForSsh(scratch)}`, '-o', 'GlobalKnownHostsFile=/dev/null'],
+      ...['-o', 'HashKnownHosts=no', '-o', 'CheckHostIP=no', '-o', 'ControlPath=none'],
+      ...['-o', `ConnectTimeout=${settings.connectTimeoutS ?? 15}`, ...noLogin, '-T', '--', endpoint.host],
+      'exit 0',
+    ]);
+    const lines = (await fs.readFile(scratch, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    if (lines.length === 0) {
+      const said = r.stderr.trim().split('\n').slice(-2).join(' / ');
+      throw new AppError(
+        'E_FLEET_CONNECT',
+        `${formatEndpoint(endpoint)} offered no host key (${said || 'no answer'})`,
+        {
+          hint: 'check that sshd runs there, and the address and port (ssh_config applies, as for ssh)',
+        },
+      );
+    }
+    const out = [];
+    for (const line of lines) {
+      const fp = await runStreaming('ssh-keygen', ['-l', '-E', 'sha256', '-f', '-'], { stdin: `${line}\n` });
+      const fields = fp.stdout.trim().split(/\s+/);
+      const type = (fields[fields.length - 1] ?? '').replace(/[()]/g, '');
+      out.push({ line, type, fingerprint: fields[1] ?? '' });
+    }
+    return out;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
-  return out;
 }

@@ -297,6 +297,48 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal((await web.ferry(['status', 'h3'])).code, 0);
   });
 
+  test('hosts trust reaches a host as ssh does: through an ssh_config alias (ssh-keyscan would not)', async () => {
+    const h = tb.host('h2');
+    const p = project(sb, 'alias');
+    await fs.mkdir(p.dir, { recursive: true });
+    // The alias and its address are only in this ssh_config; the testbed's own settings come after them.
+    const config = join(p.dir, 'ssh_config');
+    await fs.writeFile(
+      config,
+      `Host web-alias\n  HostName ${h.ip}\n  Port ${h.port}\n  HostKeyAlias web-alias.example\nHost *\nInclude ${tb.sshConfig}\n`,
+    );
+    await p.write(
+      [
+        header
+          .replace(/^ssh-config = .*$/m, `ssh-config = ${JSON.stringify(config)}`)
+          .replace('known-hosts = "known_hosts"', 'known-hosts = "alias_known_hosts"'),
+        '[profiles.web]\npackages = ["hello"]\n',
+        `[hosts.a2]\nssh = "root@web-alias"\nroot = ${JSON.stringify(join(tb.mountDir, 'alias/ferry'))}\nprofiles = ["web"]\n`,
+      ].join('\n'),
+    );
+    assert.equal((await p.ferry(['status'])).code, 1, 'unknown before it is trusted');
+    const wrong = await p.ferry([
+      'hosts',
+      'trust',
+      'a2',
+      '--fingerprint',
+      'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    ]);
+    assert.equal(wrong.code, 1);
+    assert.ok(!existsSync(join(p.dir, 'alias_known_hosts')), 'nothing recorded for a key nobody vouched for');
+    const offered = /it offers \S+ (SHA256:[A-Za-z0-9+/]+)/.exec(wrong.stderr)?.[1] ?? '';
+    // The key offered through the alias is h2's own (as the testbed recorded it under h2's address).
+    const own = (await fs.readFile(tb.knownHosts, 'utf8')).split('\n').find((l) => l.includes(h.ip)) ?? '';
+    assert.equal(offered, await fingerprint(own));
+    const ok = await p.ferry(['hosts', 'trust', 'a2', '--fingerprint', offered]);
+    assert.equal(ok.code, 0, ok.stderr);
+    // Recorded under the name ssh looks it up by (the HostKeyAlias), so the next command finds it.
+    assert.match(await fs.readFile(join(p.dir, 'alias_known_hosts'), 'utf8'), /^web-alias\.example /m);
+    assert.equal((await p.ferry(['lock'])).code, 0);
+    const r = await p.ferry(['deploy', '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
   test('an unknown host key is refused, never added', async () => {
     const p = project(sb, 'unknown');
     await p.write(
