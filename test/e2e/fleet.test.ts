@@ -297,15 +297,20 @@ describe('fleet over real ssh hosts', { skip }, () => {
     assert.equal((await web.ferry(['status', 'h3'])).code, 0);
   });
 
-  test('hosts trust reaches a host as ssh does: through an ssh_config alias (ssh-keyscan would not)', async () => {
+  test('hosts trust reaches a host as ssh does: an ssh_config alias behind a jump host (ssh-keyscan could not)', async () => {
     const h = tb.host('h2');
     const p = project(sb, 'alias');
     await fs.mkdir(p.dir, { recursive: true });
-    // The alias and its address are only in this ssh_config; the testbed's own settings come after them.
+    // The alias, its address and its jump host are only in this ssh_config; the testbed's settings come last.
     const config = join(p.dir, 'ssh_config');
     await fs.writeFile(
       config,
-      `Host web-alias\n  HostName ${h.ip}\n  Port ${h.port}\n  HostKeyAlias web-alias.example\nHost *\nInclude ${tb.sshConfig}\n`,
+      [
+        // Reached through a jump host (h2 itself: the testbed's hosts only reach the machine they run on).
+        `Host web-alias\n  HostName ${h.ip}\n  Port ${h.port}\n  HostKeyAlias web-alias.example\n  ProxyJump jumpbox`,
+        `Host jumpbox\n  HostName ${h.ip}\n  Port ${h.port}\n  User root\n  UserKnownHostsFile ${tb.knownHosts}`,
+        `Host *\nInclude ${tb.sshConfig}\n`,
+      ].join('\n'),
     );
     await p.write(
       [
