@@ -9,6 +9,7 @@ import {
   probeHosts,
   rollbackHosts,
   selectHosts,
+  sshSettings,
   type FleetContext,
   type FleetHost,
   type HostOutcome,
@@ -384,11 +385,7 @@ async function hostsTrustCommand(app: App, args: readonly string[]): Promise<Out
     throw new AppError('E_FLEET_HOST_UNKNOWN', `no ssh host named "${name}" in ${p.manifest.file}`, {
       hint: 'ferry hosts lists them',
     });
-  const fleet = p.manifest.fleet;
-  const keys = await scanHostKeys(
-    host.address,
-    fleet.sshConfig === undefined ? {} : { configFile: fleet.sshConfig },
-  );
+  const keys = await scanHostKeys(host.address, sshSettings(p.manifest.fleet));
   const offered = keys.map((k) => `${k.type} ${k.fingerprint}`);
   const given = stringOption(app.options, 'fingerprint');
   const chosen = given === undefined ? keys : keys.filter((k) => k.fingerprint === given);

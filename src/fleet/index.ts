@@ -18,5 +18,12 @@ export {
   type ProfileStep,
 } from './plan.js';
 export { openProbed, parseProbe } from './probe.js';
-export { describeAddress, LocalTransport, openTransport, SshTransport, type Transport } from './transport.js';
+export {
+  describeAddress,
+  LocalTransport,
+  openTransport,
+  sshSettings,
+  SshTransport,
+  type Transport,
+} from './transport.js';
 export type { FleetHost, FleetSettings, HostProfileState, HostState, ProfileTarget } from './types.js';

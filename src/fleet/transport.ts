@@ -102,7 +102,8 @@ export async function openTransportWith(
   return { transport, first: await transport.run(first.script, first.args, options) };
 }
 
-function sshSettings(settings: FleetSettings) {
+/** What ssh needs of the fleet's settings: its ssh_config and known_hosts files. */
+export function sshSettings(settings: FleetSettings) {
   return {
     knownHostsFiles: [settings.knownHosts],
     ...(settings.sshConfig === undefined ? {} : { configFile: settings.sshConfig }),

@@ -323,25 +323,32 @@ export interface FirstCommand {
 function sshOptions(e: SshEndpoint, s: SshSettings, socket: string): string[] {
   const known = [...s.knownHostsFiles.map(quoteForSsh), '~/.ssh/known_hosts'].join(' ');
   return [
-    ...(s.configFile === undefined ? [] : ['-F', s.configFile]),
-    ...(e.user === undefined ? [] : ['-l', e.user]),
-    ...(e.port === undefined ? [] : ['-p', String(e.port)]),
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-o',
-    `UserKnownHostsFile=${known}`,
-    '-o',
-    `ConnectTimeout=${s.connectTimeoutS ?? 15}`,
-    '-o',
-    'ServerAliveInterval=5',
-    '-o',
-    'ServerAliveCountMax=3',
-    '-o',
-    `ControlPath=${socket}`,
+    ...endpointArgs(e, s.configFile),
+    ...options([
+      'BatchMode=yes',
+      'StrictHostKeyChecking=yes',
+      `UserKnownHostsFile=${known}`,
+      `ConnectTimeout=${s.connectTimeoutS ?? 15}`,
+      'ServerAliveInterval=5',
+      'ServerAliveCountMax=3',
+      `ControlPath=${socket}`,
+    ]),
     '-T',
   ];
+}
+
+/** The config file, user and port of every ssh command to this endpoint (its host goes after `--`). */
+function endpointArgs(e: SshEndpoint, configFile: string | undefined): string[] {
+  return [
+    ...(configFile === undefined ? [] : ['-F', configFile]),
+    ...(e.user === undefined ? [] : ['-l', e.user]),
+    ...(e.port === undefined ? [] : ['-p', String(e.port)]),
+  ];
+}
+
+/** `-o KEY=VALUE` for each. */
+function options(settings: readonly string[]): string[] {
+  return settings.flatMap((o) => ['-o', o]);
 }
 
 /** ssh splits option values on spaces and honours double quotes. */
@@ -438,17 +445,27 @@ export async function scanHostKeys(
   const dir = await fs.mkdtemp(join(tmpdir(), 'ferry-hostkey-'));
   const scratch = join(dir, 'known_hosts');
   try {
-    const noLogin = ['PubkeyAuthentication', 'PasswordAuthentication', 'KbdInteractiveAuthentication']
-      .concat(['GSSAPIAuthentication', 'HostbasedAuthentication'])
-      .flatMap((o) => ['-o', `${o}=no`]);
     const r = await runStreaming('ssh', [
-      ...(settings.configFile === undefined ? [] : ['-F', settings.configFile]),
-      ...(endpoint.user === undefined ? [] : ['-l', endpoint.user]),
-      ...(endpoint.port === undefined ? [] : ['-p', String(endpoint.port)]),
-      ...['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new'],
-      ...['-o', `UserKnownHostsFile=${quoteForSsh(scratch)}`, '-o', 'GlobalKnownHostsFile=/dev/null'],
-      ...['-o', 'HashKnownHosts=no', '-o', 'CheckHostIP=no', '-o', 'ControlPath=none'],
-      ...['-o', `ConnectTimeout=${settings.connectTimeoutS ?? 15}`, ...noLogin, '-T', '--', endpoint.host],
+      ...endpointArgs(endpoint, settings.configFile),
+      ...options([
+        'BatchMode=yes',
+        'StrictHostKeyChecking=accept-new',
+        `UserKnownHostsFile=${quoteForSsh(scratch)}`,
+        'GlobalKnownHostsFile=/dev/null',
+        'HashKnownHosts=no',
+        'CheckHostIP=no',
+        'ControlPath=none',
+        `ConnectTimeout=${settings.connectTimeoutS ?? 15}`,
+        // No way to log in: ssh learns the key, then stops.
+        'PubkeyAuthentication=no',
+        'PasswordAuthentication=no',
+        'KbdInteractiveAuthentication=no',
+        'GSSAPIAuthentication=no',
+        'HostbasedAuthentication=no',
+      ]),
+      '-T',
+      '--',
+      endpoint.host,
       'exit 0',
     ]);
     const lines = (await fs.readFile(scratch, 'utf8').catch(() => ''))
