@@ -151,7 +151,7 @@ async function installAll(
   opts: SubstituteOptions,
 ): Promise<StoreId[]> {
   const installed: StoreId[] = [];
-  const stageLimit = largestFirst(workers?.size ?? 2);
+  const stageLimit = largestFirst(workers?.capacity ?? 2);
   /** Whether the path is in the store by the time the promise settles. */
   const present = new Map<StoreId, Promise<boolean>>();
   const installOne = async (id: StoreId): Promise<boolean> => {

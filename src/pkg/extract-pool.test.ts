@@ -66,6 +66,37 @@ describe('ExtractPool', () => {
     }
   });
 
+  test('jobs past the workers queue in them, each worker running one at a time', async (t) => {
+    const pool = ExtractPool.forPackages(8, 2);
+    if (pool === undefined) {
+      t.skip('one core');
+      return;
+    }
+    try {
+      assert.equal(pool.capacity, 2 * pool.size, 'a caller keeps two jobs per worker outstanding');
+      const names = ['q0', 'q1', 'q2', 'q3', 'q4', 'q5'];
+      const made = await Promise.all(names.map((n) => archive(n, { [`${n}.txt`]: `${n}\n` })));
+      // One bad job among them fails alone; the jobs queued behind it on its worker still run.
+      const results = await Promise.allSettled(
+        made.map((m, i) =>
+          pool.extract({
+            input: file(m.file),
+            target: join(work, `out-${names[i]}`),
+            what: names[i] ?? '',
+            want: i === 2 ? ('0'.repeat(64) as Sha256) : m.sha,
+          }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'],
+      );
+      assert.equal(readFileSync(join(work, 'out-q5', 'q5.txt'), 'utf8'), 'q5\n');
+    } finally {
+      await pool.close();
+    }
+  });
+
   test("a worker's error arrives with its code, hint and details", async (t) => {
     const pool = ExtractPool.forPackages(2);
     if (pool === undefined) {

@@ -6,9 +6,16 @@ const PROGRESS_STEP = 1 << 20;
 
 const reply = (m: ExtractReply) => parentPort?.postMessage(m);
 
-// A worker thread of ExtractPool (extract-pool.ts): extracts one package at a time. What it does is mostly
-// synchronous file creation and hashing, so two of them keep two cores busy where one thread did both in turn.
+// A worker thread of ExtractPool (extract-pool.ts): extracts one package at a time, in the order they come (the
+// pool sends the next before this one ends). What it does is mostly synchronous file creation and hashing, so
+// two of them keep two cores busy where one thread did both in turn.
+let queue: Promise<void> = Promise.resolve();
 parentPort?.on('message', (job: ExtractJob) => {
+  // run() answers every job; a throw past that (a reply that cannot be sent) must not stop the jobs after it.
+  queue = queue.then(() => run(job)).catch((e: unknown) => reply({ id: job.id, error: serializeError(e) }));
+});
+
+function run(job: ExtractJob): Promise<void> {
   let unsent = 0;
   const flush = () => {
     if (unsent > 0) reply({ id: job.id, bytes: unsent });
@@ -18,7 +25,7 @@ parentPort?.on('message', (job: ExtractJob) => {
     unsent += n;
     if (unsent >= PROGRESS_STEP) flush();
   };
-  extractHashed(job, job.progress ? onBytes : undefined).then(
+  return extractHashed(job, job.progress ? onBytes : undefined).then(
     (files) => {
       flush();
       reply({ id: job.id, files });
@@ -28,4 +35,4 @@ parentPort?.on('message', (job: ExtractJob) => {
       reply({ id: job.id, error: serializeError(e) });
     },
   );
-});
+}
