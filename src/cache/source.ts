@@ -38,7 +38,8 @@ export function openSource(url: string): CacheSource {
  * A cache in a local (or mounted) directory: archives are used in place, their hash checked while extracting.
  * The small files are read with synchronous calls: an install reads two per package at once, and through the
  * thread pool each read was four trips (open, stat, read, close) queued behind all the others, so the first
- * archive waited for every manifest before its own stat got a turn (45–55 ms into the install, against 10–15).
+ * archive waited for every manifest before its own stat got a turn: 45–55 ms from the first manifest asked for
+ * to the first archive handed to a worker, against 10–15 ms now.
  */
 export class DirCacheSource implements CacheSource {
   readonly url: string;

@@ -66,7 +66,7 @@ describe('ExtractPool', () => {
     }
   });
 
-  test('jobs past the workers queue in them, each worker running one at a time', async (t) => {
+  test('jobs past the workers queue in them; a failed one does not stop those behind it', async (t) => {
     const pool = ExtractPool.forPackages(8, 2);
     if (pool === undefined) {
       t.skip('one core');
