@@ -43,14 +43,20 @@ const dynamic = bundled.split('\n').findIndex((l) => /\bimport\(/.test(l));
 if (dynamic >= 0)
   throw new Error(`dist/ferry-core.cjs:${dynamic + 1}: import() in the bundle; use a static import`);
 // Built-in modules most commands never use load on first use, not at start: about 7 ms of crypto, 6 ms of
-// child_process, http, zlib and readline, and 4 ms of streams at every start, before anything runs. esbuild reads a named import as a
-// property of `var import_x = require("node:x")`, so a proxy that requires on the first property read is enough.
-const LAZY =
-  /^var (import_\w+) = require\("(node:(?:crypto|child_process|http|https|zlib|readline\/promises|stream|stream\/promises|worker_threads|tty))"\);$/gm;
+// child_process, http, zlib and readline, 4 ms of streams, and 2–3 ms of fs/promises (which loads readline's
+// interface) at every start, before anything runs. esbuild reads a named import as a property of
+// `var import_x = require("node:x")`, and a namespace import (`import * as fs`) as a property of
+// `var fs = __toESM(require("node:x"), 1)`, so a proxy that requires on the first property read is enough.
+const LAZY_IDS =
+  'crypto|child_process|http|https|zlib|readline\\/promises|stream|stream\\/promises|worker_threads|tty|fs\\/promises';
+const LAZY = new RegExp(
+  `^var (\\w+) = (?:require\\("(node:(?:${LAZY_IDS}))"\\)|__toESM\\(require\\("(node:(?:${LAZY_IDS}))"\\), 1\\));$`,
+  'gm',
+);
 let lazy = 0;
-const rewritten = bundled.replace(LAZY, (_, name, id) => {
+const rewritten = bundled.replace(LAZY, (_, name, id, nsId) => {
   lazy++;
-  return `var ${name} = lazyBuiltin(${JSON.stringify(id)});`;
+  return `var ${name} = lazyBuiltin(${JSON.stringify(id ?? nsId)});`;
 });
 if (lazy === 0) throw new Error('no built-in module import matched LAZY: did esbuild change its output?');
 const helper = `var lazyBuiltin = (id) => {
