@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { makeSandbox, writeRecipe, writeSource, type Sandboxed } from '../helpers/cli.js';
+import { makeSandbox, repoDir, runCli, writeRecipe, writeSource, type Sandboxed } from '../helpers/cli.js';
 
 // An install that would change nothing answers from what the previous one read (cli/up-to-date.ts), after one
 // look at each path. These tests change each kind of input and check that the full way is taken then.
@@ -119,6 +119,40 @@ describe('an install that changes nothing', () => {
     const both = await install('app', 'lib');
     assert.equal(both.checked, undefined);
     assert.equal(both.changed, true);
+  });
+
+  // The answer costs little more than node's own start only while it loads nothing heavy: each of these is
+  // milliseconds at every start (scripts/bundle.mjs loads them on first use). The bundle is what users run.
+  test('the answer loads no heavy built-in module (the bundle, as users run it)', async () => {
+    const probe = join(sb.dir, 'modules-probe.cjs');
+    const loaded = join(sb.dir, 'modules.json');
+    await fs.writeFile(
+      probe,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(process.moduleLoadList)));\n`,
+    );
+    await sleep(2100);
+    const bundle = (env: NodeJS.ProcessEnv = {}) =>
+      runCli(
+        [join(repoDir, 'dist', 'ferry.cjs'), '--root', sb.root, '--ports', tree, 'install', 'app', '--json'],
+        { ...sb.env, ...env },
+      );
+    assert.equal((await bundle()).code, 0, 'the bundle writes its own record first');
+    const r = await bundle({ NODE_OPTIONS: `--require ${probe}` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as Change).checked !== undefined, 'answered from the record');
+    const modules = new Set(JSON.parse(await fs.readFile(loaded, 'utf8')) as string[]);
+    for (const m of [
+      'fs/promises',
+      'crypto',
+      'zlib',
+      'http',
+      'https',
+      'child_process',
+      'stream',
+      'worker_threads',
+      'tty',
+    ])
+      assert.ok(!modules.has(`NativeModule ${m}`), `the answer loaded ${m}`);
   });
 
   test('a store path gone takes the full way, which puts it back', async () => {
