@@ -4,10 +4,10 @@
  * read back: its bytes go straight into the extractor, which hashes them (extract.ts), and a package is
  * registered only when the whole archive's sha256 is the signed one.
  */
-import { createReadStream } from 'node:fs';
 import { get as httpGetPlain, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { AppError, type Sha256 } from '../core/index.js';
+import { readPieces } from '../platform/index.js';
 
 export type ArchiveInput =
   | { readonly kind: 'file'; readonly path: string }
@@ -17,10 +17,23 @@ const READ_CHUNK = 1 << 20;
 /** Tries of one download, each resuming where the last stopped. */
 export const HTTP_ATTEMPTS = 4;
 
-/** The archive's bytes in order, each exactly once. */
+/**
+ * The archive's bytes in order, each exactly once. A file's pieces share one buffer (readPieces): each is to be
+ * used before the next is asked for.
+ */
 export function openInput(input: ArchiveInput): AsyncIterable<Buffer> {
-  if (input.kind === 'file') return createReadStream(input.path, { highWaterMark: READ_CHUNK });
+  if (input.kind === 'file') return asAsync(readPieces(input.path, READ_CHUNK));
   return coalesce(rangedGet(input.url, input.size, input.sha256), READ_CHUNK);
+}
+
+function asAsync(pieces: Iterator<Buffer, void>): AsyncIterable<Buffer> {
+  const done = { done: true, value: undefined } as const;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => Promise.resolve(pieces.next()),
+      return: () => Promise.resolve(pieces.return?.() ?? done),
+    }),
+  };
 }
 
 /**

@@ -13,7 +13,6 @@ import {
   chmodSync,
   closeSync,
   constants,
-  createReadStream,
   fchmodSync,
   lstatSync,
   mkdirSync,
@@ -27,7 +26,8 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { AppError, assert, isAppError, isErrno, type Sha256 } from '../core/index.js';
-import { removeTree } from '../platform/index.js';
+import { readPieces, removeTree } from '../platform/index.js';
+import { Gunzip, inflateInPlace } from './gunzip.js';
 import {
   BLOCK,
   decodeHeader,
@@ -87,7 +87,7 @@ const MAX_META_BYTES = 1 * MiB;
 const MAX_META_RUN = 8;
 /** Zero padding accepted after the end-of-archive marker (GNU tar pads to 10 KiB records). */
 const MAX_TRAILER_BYTES = 1 * MiB;
-/** Reads and decompressed pieces: large enough that per-piece costs vanish, small enough to stay in cache. */
+/** Pieces handed to the decompressor (stream mode, see decompressInto). */
 const CHUNK = 1 * MiB;
 
 const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_CORRUPT', string>> = {
@@ -97,7 +97,7 @@ const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_
 };
 
 /**
- * Extract a .tar.gz (or plain tar) from a path, a stream or an async iterable of bytes into `targetDir`, which
+ * Extract a .tar.gz (or plain tar) from a path, a stream or an iterable of bytes into `targetDir`, which
  * must not exist: it is created, and on any error removed completely before the error is rethrown.
  *
  * Refused (E_ARCHIVE_UNSAFE): absolute names, '..' components, NUL bytes, repeated paths, paths through a
@@ -117,7 +117,7 @@ const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_
  * written.
  */
 export async function extractArchive(
-  input: string | NodeJS.ReadableStream | AsyncIterable<Buffer>,
+  input: string | NodeJS.ReadableStream | AsyncIterable<Buffer> | Iterable<Buffer>,
   targetDir: string,
   opts: { limits?: Partial<ExtractLimits>; label?: string; readOnly?: boolean } = {},
 ): Promise<ExtractedFile[]> {
@@ -130,13 +130,7 @@ export async function extractArchive(
   const umask = await makeTarget(targetDir);
   const reader = new TarReader({ root: targetDir, label, limits, readOnly: opts.readOnly === true, umask });
   try {
-    await decompressInto(
-      typeof input === 'string' ? createReadStream(input, { highWaterMark: CHUNK }) : input,
-      async (data) => {
-        for await (const chunk of data) reader.push(chunk);
-        reader.end();
-      },
-    );
+    await decompressInto(typeof input === 'string' ? readPieces(input) : input, reader);
     return reader.finish();
   } catch (e) {
     reader.abort();
@@ -171,29 +165,54 @@ function asArchiveError(e: unknown, st: ExtractState): unknown {
 }
 
 /**
- * Feed the decompressed bytes of `input` to `consume`, with back-pressure. Gzip is recognised by its magic
- * bytes; anything else is read as plain tar. The peeked bytes are passed on, not pushed back into the stream,
- * so a listener on the caller's stream sees every byte exactly once.
+ * Feed the decompressed bytes of `input` to the reader. Gzip is recognised by its magic bytes; anything else is
+ * read as plain tar. The peeked bytes are passed on, not pushed back into the stream, so a listener on the
+ * caller's stream sees every byte exactly once.
  */
 async function decompressInto(
-  input: NodeJS.ReadableStream | AsyncIterable<Buffer>,
-  consume: (data: AsyncIterable<Buffer>) => Promise<void>,
+  input: NodeJS.ReadableStream | AsyncIterable<Buffer> | Iterable<Buffer>,
+  reader: TarReader,
 ): Promise<void> {
-  const it = input[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headLength = 0;
-  while (headLength < 2) {
+  const it = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
+  let start: Buffer = Buffer.alloc(0);
+  while (start.length < 2) {
     const r = await it.next();
     if (r.done === true) break;
     const chunk = asBuffer(r.value);
-    head.push(chunk);
-    headLength += chunk.length;
+    start = start.length === 0 ? chunk : Buffer.concat([start, chunk]);
   }
-  const start = Buffer.concat(head);
+  const gzip = start[0] === 0x1f && start[1] === 0x8b;
   const source = prepend(start, it);
-  if (start[0] === 0x1f && start[1] === 0x8b)
-    await pipeline(source, createGunzip({ chunkSize: CHUNK }), consume);
-  else await pipeline(source, consume);
+  if (gzip && inflateInPlace()) await gunzipInto(source, reader);
+  // The stream inflates a piece after write() returns; a source may reuse its buffer (readPieces) by then.
+  else if (gzip) await pipeline(copies(source), createGunzip({ chunkSize: CHUNK }), pushAll(reader));
+  else await pipeline(source, pushAll(reader));
+}
+
+async function* copies(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield Buffer.from(chunk);
+}
+
+/** Inflates on this thread, one piece of input at a time, into a buffer the reader uses before the next. */
+async function gunzipInto(source: AsyncIterable<Buffer>, reader: TarReader): Promise<void> {
+  const gunzip = new Gunzip();
+  const push = (piece: Buffer) => {
+    reader.push(piece);
+  };
+  try {
+    for await (const chunk of source) gunzip.push(chunk, push);
+    gunzip.end(push);
+    reader.end();
+  } finally {
+    gunzip.close();
+  }
+}
+
+function pushAll(reader: TarReader): (data: AsyncIterable<Buffer>) => Promise<void> {
+  return async (data) => {
+    for await (const chunk of data) reader.push(chunk);
+    reader.end();
+  };
 }
 
 function asBuffer(chunk: unknown): Buffer {
@@ -201,7 +220,10 @@ function asBuffer(chunk: unknown): Buffer {
   return chunk;
 }
 
-async function* prepend(head: Buffer, rest: AsyncIterator<unknown>): AsyncGenerator<Buffer> {
+async function* prepend(
+  head: Buffer,
+  rest: AsyncIterator<unknown> | Iterator<unknown>,
+): AsyncGenerator<Buffer> {
   try {
     if (head.length > 0) yield head;
     for (let r = await rest.next(); r.done !== true; r = await rest.next()) yield asBuffer(r.value);
@@ -340,6 +362,7 @@ class TarReader {
     };
   }
 
+  /** Everything `chunk` holds is acted on before this returns; what must wait for more bytes is copied. */
   push(chunk: Buffer): void {
     try {
       for (let off = 0; off < chunk.length;) {
@@ -411,7 +434,9 @@ class TarReader {
   #collect(chunk: Buffer, off: number): number {
     const n = Math.min(this.#need - this.#have, chunk.length - off);
     this.#consume(n);
-    this.#parts.push(chunk.subarray(off, off + n));
+    const piece = chunk.subarray(off, off + n);
+    // A part kept until a later push is copied: the caller may reuse the chunk's memory (gunzip.ts).
+    this.#parts.push(this.#have + n < this.#need ? Buffer.from(piece) : piece);
     this.#have += n;
     if (this.#have === this.#need) {
       const [first] = this.#parts;

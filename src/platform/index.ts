@@ -2,6 +2,7 @@ export {
   fsyncDir,
   makeReadOnly,
   makeWritable,
+  readPieces,
   pathExists,
   readTextIfExists,
   removeTree,
