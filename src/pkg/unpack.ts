@@ -58,9 +58,9 @@ export function checkPlatform(m: PackageManifest, host: HostPlatform): void {
 }
 
 /**
- * Install a verified package into the store: extract into a temporary directory, check every file against the
- * signed manifest and the archive against its hash, move embedded root paths to this root, then register in
- * one rename. Returns false when the path was already there.
+ * Install a verified package into the store: extract into a temporary directory, check every entry against the
+ * signed manifest (extractHashed says when the archive's own hash is checked), move embedded root paths to this
+ * root, then register in one rename. Returns false when the path was already there.
  */
 export async function installPackage(
   store: Store,

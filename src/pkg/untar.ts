@@ -17,11 +17,11 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  statSync,
   symlinkSync,
   writeSync,
   type Stats,
 } from 'node:fs';
-import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -127,7 +127,7 @@ export async function extractArchive(
   const label = opts.label ?? (typeof input === 'string' ? input : 'archive');
   const limits = { ...defaultLimits, ...opts.limits };
   for (const [k, v] of Object.entries(limits)) assert(v >= 0, `extract limit ${k} is ${v}`);
-  const umask = await makeTarget(targetDir);
+  const umask = makeTarget(targetDir);
   const reader = new TarReader({ root: targetDir, label, limits, readOnly: opts.readOnly === true, umask });
   try {
     await decompressInto(typeof input === 'string' ? readPieces(input) : input, reader);
@@ -139,18 +139,18 @@ export async function extractArchive(
   }
 }
 
-/** Makes the target directory, and returns the process's umask, as seen on it. */
-async function makeTarget(dir: string): Promise<number> {
-  await fs.mkdir(dirname(dir), { recursive: true });
+/** Makes the target directory, and returns the process's umask, as seen on it. Synchronous: a few µs each. */
+function makeTarget(dir: string): number {
+  mkdirSync(dirname(dir), { recursive: true });
   try {
-    await fs.mkdir(dir, 0o777);
+    mkdirSync(dir, 0o777);
   } catch (e) {
     if (isErrno(e, 'EEXIST'))
       throw new Error(`Assertion failed: extraction target ${dir} exists`, { cause: e });
     throw e;
   }
-  const umask = 0o777 & ~(await fs.stat(dir)).mode;
-  await fs.chmod(dir, 0o755);
+  const umask = 0o777 & ~statSync(dir).mode;
+  chmodSync(dir, 0o755);
   return umask;
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import {
   examplePorts,
@@ -116,7 +117,8 @@ describe('binary packages and caches', () => {
     const manifests = (await fs.readdir(pkg)).filter((f) => f.endsWith('.json')).sort();
     const lib = manifests.find((f) => f.includes('-libgreet-')) ?? '';
     const archive = join(pkg, lib.replace(/\.json$/, '.tar.gz'));
-    const bytes = await fs.readFile(archive);
+    const original = await fs.readFile(archive);
+    const bytes = Buffer.from(original);
     bytes[bytes.length - 30] = (bytes[bytes.length - 30] ?? 0) ^ 0xff;
     await fs.writeFile(archive, bytes);
     const b = other('tampered-root');
@@ -124,6 +126,12 @@ describe('binary packages and caches', () => {
     let r = await b(['unpack', join(pkg, lib)]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /E_PKG_HASH|E_ARCHIVE_CORRUPT/);
+    // A well-formed archive with other content: the file that differs is named, with both hashes.
+    await fs.writeFile(archive, gzipSync(alterFirstFile(gunzipSync(original))));
+    r = await b(['unpack', join(pkg, lib)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_PKG_HASH/);
+    assert.match(r.stderr, /has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/);
     const m = JSON.parse(await fs.readFile(join(pkg, lib), 'utf8')) as { summary: string };
     m.summary = 'changed';
     await fs.writeFile(join(pkg, lib), JSON.stringify(m, null, 1) + '\n');
@@ -258,3 +266,24 @@ http { access_log off; client_body_temp_path ${prefix}/tmp; proxy_temp_path ${pr
     );
   }
 });
+
+/** The tar with the first byte of its first non-empty regular file flipped; headers stay valid. */
+function alterFirstFile(tar: Buffer): Buffer {
+  const out = Buffer.from(tar);
+  for (let at = 0; at + 512 <= out.length;) {
+    const size = parseInt(
+      out
+        .toString('latin1', at + 124, at + 136)
+        .replace(/\0.*$/, '')
+        .trim() || '0',
+      8,
+    );
+    const type = out.toString('latin1', at + 156, at + 157);
+    if ((type === '0' || type === '\0') && size > 0) {
+      out[at + 512] = (out[at + 512] ?? 0) ^ 0xff;
+      return out;
+    }
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error('no regular file in the archive');
+}
