@@ -78,6 +78,11 @@ const malformed: { name: string; m: unknown; message: RegExp }[] = [
     m: { ...good, files: { '/etc': { type: 'dir' } } },
     message: /not a plain relative path/,
   },
+  ...['', 'a//b', 'a/', './a', 'a/./b', 'a/..', '..', 'a\0b'].map((rel) => ({
+    name: `the entry name ${JSON.stringify(rel)}`,
+    m: { ...good, files: { [rel]: { type: 'dir' } } },
+    message: /not a plain relative path/,
+  })),
   { name: 'a bad store id', m: { ...good, id: '../../x' }, message: /field id/ },
   { name: 'a newer format', m: { ...good, formatVersion: 9 }, message: /formatVersion 9/ },
   {
@@ -101,4 +106,13 @@ for (const c of malformed)
 
 test('a good manifest reads back as written', () => {
   assert.deepEqual(parseManifest(bytes(good), 'pkg.json'), good);
+});
+
+test('names with dots that are not "." or ".." are plain relative paths', () => {
+  const dir = { type: 'dir' } as const;
+  const m = {
+    ...good,
+    files: { ...good.files, '...': dir, '.profile': dir, 'a..b/c.': dir, 'x/.y/..z': dir },
+  };
+  assert.deepEqual(parseManifest(bytes(m), 'pkg.json'), m);
 });

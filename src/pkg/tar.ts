@@ -377,12 +377,17 @@ function truncateUtf8(s: string, max: number): string {
 export type Checked =
   { readonly ok: true; readonly path: string } | { readonly ok: false; readonly reason: string };
 
+/** A component that is empty, '.' or '..': at the start, between slashes, or at the end. */
+const ODD_COMPONENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /**
  * An entry name as a relative path with '/' separators and no '.', '..' or empty components:
  * "./a//b/" → "a/b"; the archive root ("./") becomes "". Absolute names, '..' anywhere and NUL bytes are
  * refused rather than repaired: an archive that contains them was not made by a well-behaved packer.
  */
 export function normalizeEntryPath(name: string): Checked {
+  // Most names are normal already (a directory's trailing slash is not): one test instead of a split.
+  if (!ODD_COMPONENT.test(name) && !name.includes('\0')) return { ok: true, path: name };
   if (name.includes('\0')) return { ok: false, reason: 'contains a NUL byte' };
   if (name.startsWith('/')) return { ok: false, reason: 'is an absolute path' };
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');

@@ -91,13 +91,9 @@ export class Store {
     return [...ids].filter((id) => !isDirectory(this.pathOf(id)));
   }
 
-  async has(id: StoreId): Promise<boolean> {
-    try {
-      return (await fs.lstat(this.pathOf(id))).isDirectory();
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return false;
-      throw e;
-    }
+  /** One synchronous lstat (see missing()): an install asks this twice per package. */
+  has(id: StoreId): Promise<boolean> {
+    return Promise.resolve(isDirectory(this.pathOf(id)));
   }
 
   async list(): Promise<StoreId[]> {
