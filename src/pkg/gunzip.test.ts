@@ -114,4 +114,11 @@ describe('extractArchive inflates in place or through the stream, with the same 
         `pieces of ${size}`,
       );
   });
+
+  test('a gzip file read one byte at a time into one reused buffer: the magic bytes are kept whole', async () => {
+    const small = join(work, 'small.tar.gz');
+    execFileSync('tar', ['-czf', small, '-C', src, '--owner=0', '--group=0', 'small-1', 'small-2']);
+    const reference = await extractArchive(small, target());
+    assert.deepEqual(await extractArchive(readPieces(small, 1), target()), reference);
+  });
 });

@@ -179,7 +179,8 @@ async function decompressInto(
     const r = await it.next();
     if (r.done === true) break;
     const chunk = asBuffer(r.value);
-    start = start.length === 0 ? chunk : Buffer.concat([start, chunk]);
+    // A piece of a reused buffer (readPieces) is kept as is only if it is used before the next is read.
+    start = start.length === 0 && chunk.length >= 2 ? chunk : Buffer.concat([start, chunk]);
   }
   const gzip = start[0] === 0x1f && start[1] === 0x8b;
   const source = prepend(start, it);
