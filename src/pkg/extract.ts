@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { AppError, isAppError, type Code, type Sha256 } from '../core/index.js';
+import { removeTree } from '../platform/index.js';
 import { extractArchive, type ExtractedFile } from './untar.js';
 import { openInput, type ArchiveInput } from './input.js';
 
@@ -43,8 +44,20 @@ export const extractHashed: Extractor = async ({ input, target, what, want, read
     }
   }
   try {
-    const files = await extractArchive(pulled(), target, { label: what, readOnly: readOnly === true });
-    if (hash !== undefined) checkDigest(hash, want, what);
+    // Every file's sha256 is checked against the signed manifest (stagePackage): gzip's CRC adds nothing.
+    const files = await extractArchive(pulled(), target, {
+      label: what,
+      readOnly: readOnly === true,
+      gzipCrc: false,
+    });
+    if (hash !== undefined) {
+      try {
+        checkDigest(hash, want, what);
+      } catch (e) {
+        await removeTree(target);
+        throw e;
+      }
+    }
     return files;
   } catch (e) {
     if (!sourceFailed && !(isAppError(e) && e.code === 'E_PKG_HASH')) {

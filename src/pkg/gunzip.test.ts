@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, afterEach, describe, test } from 'node:test';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { isAppError } from '../core/index.js';
 import { readPieces } from '../platform/index.js';
 import { forceInflateInPlace, Gunzip, inflateInPlace } from './gunzip.js';
@@ -28,8 +28,8 @@ function sample(bytes: number): Buffer {
 }
 
 /** Pushes `gz` in pieces of the given sizes in turn; returns the output and the buffers it came in. */
-function inflate(gz: Buffer, sizes: number[]): { out: Buffer; backing: Set<ArrayBufferLike> } {
-  const g = new Gunzip();
+function inflate(gz: Buffer, sizes: number[], crc = true): { out: Buffer; backing: Set<ArrayBufferLike> } {
+  const g = new Gunzip({ crc });
   const parts: Buffer[] = [];
   const backing = new Set<ArrayBufferLike>();
   const sink = (piece: Buffer) => {
@@ -53,24 +53,75 @@ describe('Gunzip', { skip: inflateInPlace() ? false : 'this Node has no zlib han
   const data = sample(3_000_000);
   const gz = gzipSync(data);
 
-  test('gives what gunzip gives, however the input is cut, in one reused buffer', () => {
-    for (const sizes of [[gz.length], [1, 7, 4096], [65_536], [1 << 20]]) {
-      const { out, backing } = inflate(gz, sizes);
-      assert.ok(out.equals(data), `pieces of ${sizes.join(', ')}`);
-      assert.equal(backing.size, 1, 'every output piece is a view of one buffer');
-    }
+  for (const crc of [true, false]) {
+    const mode = crc ? 'with the CRC' : 'without the CRC';
+
+    test(`${mode}: gives what gunzip gives, however the input is cut, in one reused buffer`, () => {
+      for (const sizes of [[gz.length], [1, 7, 4096], [65_536], [1 << 20]]) {
+        const { out, backing } = inflate(gz, sizes, crc);
+        assert.ok(out.equals(data), `pieces of ${sizes.join(', ')}`);
+        assert.equal(backing.size, 1, 'every output piece is a view of one buffer');
+      }
+    });
+
+    test(`${mode}: reads every member of a multi-member file, and zero padding after the last`, () => {
+      const two = Buffer.concat([gzipSync(data.subarray(0, 1000)), gzipSync(data.subarray(1000, 5000))]);
+      for (const sizes of [[1], [333], [two.length]])
+        assert.ok(inflate(two, sizes, crc).out.equals(data.subarray(0, 5000)));
+      assert.ok(
+        inflate(Buffer.concat([two, Buffer.alloc(700)]), [256], crc).out.equals(data.subarray(0, 5000)),
+      );
+    });
+
+    test(`${mode}: a truncated stream fails at its end, damaged data where it is`, () => {
+      for (const cut of [5, 100, gz.length - 100, gz.length - 3])
+        assert.throws(
+          () => inflate(gz.subarray(0, cut), [4096], crc),
+          { code: 'Z_BUF_ERROR' },
+          `cut at ${cut}`,
+        );
+      const bad = Buffer.from(gz);
+      bad.fill(0xaa, 2000, 2100);
+      assert.throws(() => inflate(bad, [4096], crc), { code: 'Z_DATA_ERROR' });
+      assert.throws(() => inflate(Buffer.concat([gz, Buffer.from('garbage')]), [4096], crc), {
+        code: 'Z_DATA_ERROR',
+      });
+    });
+  }
+
+  test('without the CRC: a damaged CRC passes (the files are hashed), a wrong length does not', () => {
+    const crcFlipped = Buffer.from(gz);
+    crcFlipped[gz.length - 8] = (crcFlipped[gz.length - 8] ?? 0) ^ 0xff;
+    assert.throws(() => inflate(crcFlipped, [4096], true), { code: 'Z_DATA_ERROR' });
+    assert.ok(inflate(crcFlipped, [4096], false).out.equals(data));
+    const lengthFlipped = Buffer.from(gz);
+    lengthFlipped[gz.length - 4] = (lengthFlipped[gz.length - 4] ?? 0) ^ 0xff;
+    assert.throws(() => inflate(lengthFlipped, [4096], false), { code: 'Z_DATA_ERROR' });
   });
 
-  test('reads every member of a multi-member gzip file', () => {
-    const two = Buffer.concat([gzipSync(data.subarray(0, 1000)), gzipSync(data.subarray(1000, 5000))]);
-    assert.ok(inflate(two, [333]).out.equals(data.subarray(0, 5000)));
-  });
-
-  test('a truncated stream fails at its end, damaged data where it is', () => {
-    assert.throws(() => inflate(gz.subarray(0, gz.length - 100), [4096]), { code: 'Z_BUF_ERROR' });
-    const bad = Buffer.from(gz);
-    bad.fill(0xaa, 2000, 2100);
-    assert.throws(() => inflate(bad, [4096]), { code: 'Z_DATA_ERROR' });
+  test('without the CRC: reads the optional header fields (extra, name, comment, header CRC)', () => {
+    const body = deflateRawSync(data.subarray(0, 10_000));
+    const extra = Buffer.from([4, 0, 0x41, 0x42, 0, 0]);
+    const header = Buffer.concat([
+      Buffer.from([0x1f, 0x8b, 8, 2 | 4 | 8 | 16, 0, 0, 0, 0, 0, 3]),
+      extra,
+      Buffer.from('name.tar\0comment\0'),
+      Buffer.from([0x12, 0x34]),
+    ]);
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(10_000, 4);
+    const member = Buffer.concat([header, body, trailer]);
+    for (const sizes of [[1], [3, 5], [member.length]])
+      assert.ok(
+        inflate(member, sizes, false).out.equals(data.subarray(0, 10_000)),
+        `pieces of ${sizes.join(', ')}`,
+      );
+    const method = Buffer.from(member);
+    method[2] = 9;
+    assert.throws(() => inflate(method, [4096], false), { code: 'Z_DATA_ERROR' });
+    const reserved = Buffer.from(member);
+    reserved[3] = (reserved[3] ?? 0) | 0x80;
+    assert.throws(() => inflate(reserved, [4096], false), { code: 'Z_DATA_ERROR' });
   });
 });
 

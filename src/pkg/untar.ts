@@ -110,6 +110,8 @@ const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_
  * decompressed are counted, so a decompression bomb stops early. A stream is paused at once and then read to
  * its very end, so a caller may hash it with a 'data' listener; an extraction error destroys it.
  *
+ * With `gzipCrc: false`, gzip's CRC-32 is not checked (gunzip.ts): for a caller that checks every file's hash.
+ *
  * With `readOnly`, write bits are cleared from files as they are written and from directories at the end (not
  * from the target itself): the tree is as the store keeps it, without a second pass over it.
  *
@@ -119,7 +121,7 @@ const HINT: Readonly<Record<'E_ARCHIVE_UNSAFE' | 'E_ARCHIVE_LIMIT' | 'E_ARCHIVE_
 export async function extractArchive(
   input: string | NodeJS.ReadableStream | AsyncIterable<Buffer> | Iterable<Buffer>,
   targetDir: string,
-  opts: { limits?: Partial<ExtractLimits>; label?: string; readOnly?: boolean } = {},
+  opts: { limits?: Partial<ExtractLimits>; label?: string; readOnly?: boolean; gzipCrc?: boolean } = {},
 ): Promise<ExtractedFile[]> {
   // Paused before the first await: with a 'data' listener on it (a caller hashing the download), a flowing
   // stream would otherwise pass chunks to that listener that extraction never sees.
@@ -130,7 +132,11 @@ export async function extractArchive(
   const umask = makeTarget(targetDir);
   const reader = new TarReader({ root: targetDir, label, limits, readOnly: opts.readOnly === true, umask });
   try {
-    await decompressInto(typeof input === 'string' ? readPieces(input) : input, reader);
+    await decompressInto(
+      typeof input === 'string' ? readPieces(input) : input,
+      reader,
+      opts.gzipCrc !== false,
+    );
     return reader.finish();
   } catch (e) {
     reader.abort();
@@ -172,6 +178,7 @@ function asArchiveError(e: unknown, st: ExtractState): unknown {
 async function decompressInto(
   input: NodeJS.ReadableStream | AsyncIterable<Buffer> | Iterable<Buffer>,
   reader: TarReader,
+  crc: boolean,
 ): Promise<void> {
   const it = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
   let start: Buffer = Buffer.alloc(0);
@@ -184,7 +191,7 @@ async function decompressInto(
   }
   const gzip = start[0] === 0x1f && start[1] === 0x8b;
   const source = prepend(start, it);
-  if (gzip && inflateInPlace()) await gunzipInto(source, reader);
+  if (gzip && inflateInPlace()) await gunzipInto(source, reader, crc);
   // The stream inflates a piece after write() returns; a source may reuse its buffer (readPieces) by then.
   else if (gzip) await pipeline(copies(source), createGunzip({ chunkSize: CHUNK }), pushAll(reader));
   else await pipeline(source, pushAll(reader));
@@ -195,8 +202,8 @@ async function* copies(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
 }
 
 /** Inflates on this thread, one piece of input at a time, into a buffer the reader uses before the next. */
-async function gunzipInto(source: AsyncIterable<Buffer>, reader: TarReader): Promise<void> {
-  const gunzip = new Gunzip();
+async function gunzipInto(source: AsyncIterable<Buffer>, reader: TarReader, crc: boolean): Promise<void> {
+  const gunzip = new Gunzip({ crc });
   const push = (piece: Buffer) => {
     reader.push(piece);
   };
