@@ -42,7 +42,10 @@ interface Internals {
 let available: boolean | undefined;
 let forced: boolean | undefined;
 
-/** Whether this Node has what Gunzip uses (every release from 20 to 24 does). */
+/**
+ * Whether this Node has what Gunzip uses. Node 20 does (the handle's synchronous write has backed zlibSync for
+ * many releases), but only Node 20 was tried here: on a release without it, extraction takes the stream.
+ */
 export function inflateInPlace(): boolean {
   if (forced !== undefined) return forced;
   if (available === undefined) {
