@@ -43,12 +43,12 @@ const dynamic = bundled.split('\n').findIndex((l) => /\bimport\(/.test(l));
 if (dynamic >= 0)
   throw new Error(`dist/ferry-core.cjs:${dynamic + 1}: import() in the bundle; use a static import`);
 // Built-in modules most commands never use load on first use, not at start: about 7 ms of crypto, 6 ms of
-// child_process, http, zlib and readline, 4 ms of streams, and 2–3 ms of fs/promises (which loads readline's
+// child_process, http, net, zlib and readline, 4 ms of streams, and 2–3 ms of fs/promises (which loads readline's
 // interface) at every start, before anything runs. esbuild reads a named import as a property of
 // `var import_x = require("node:x")`, and a namespace import (`import * as fs`) as a property of
 // `var fs = __toESM(require("node:x"), 1)`, so a proxy that requires on the first property read is enough.
 const LAZY_IDS =
-  'crypto|child_process|http|https|zlib|readline\\/promises|stream|stream\\/promises|worker_threads|tty|fs\\/promises';
+  'crypto|child_process|http|https|net|zlib|readline\\/promises|stream|stream\\/promises|worker_threads|tty|fs\\/promises';
 const LAZY = new RegExp(
   `^var (\\w+) = (?:require\\("(node:(?:${LAZY_IDS}))"\\)|__toESM\\(require\\("(node:(?:${LAZY_IDS}))"\\), 1\\));$`,
   'gm',

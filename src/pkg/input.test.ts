@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isAppError, sha256Bytes } from '../core/index.js';
 import { writeArchive } from './archive.js';
 import { extractHashed } from './extract.js';
-import { rangedGet, type ArchiveInput } from './input.js';
+import { openInput, rangedGet, type ArchiveInput } from './input.js';
 
 /**
  * A real HTTP server on loopback that misbehaves on purpose: cuts responses short, ignores Range, serves more
@@ -67,7 +68,12 @@ describe('archives over HTTP', () => {
       else if (path === '/flipped') res.end(flipped);
       else if (path === '/pkg-cut') serve(res, path, archive, from, { cutTimes: 2 });
       else if (path === '/pkg-damaged') res.end(damaged);
-      else res.writeHead(404).end();
+      else if (path === '/plain') res.end(body);
+      else if (path === '/cut-fast') serve(res, path, body, from, { cutTimes: 1 });
+      else if (path === '/chunked') {
+        res.write(body.subarray(0, 1000));
+        res.end(body.subarray(1000));
+      } else res.writeHead(404).end();
     });
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
     const addr = server.address();
@@ -121,6 +127,65 @@ describe('archives over HTTP', () => {
           isAppError(e) && e.code === code && e.message.includes(`${base}/${path}`) && why.test(e.message),
       );
     });
+
+  /** Through openInput, as an install reads it: the bytes, the requests made, the buffers they came in. */
+  const fetched = async (path: string, url = `${base}/${path}`) => {
+    const before = seen.length;
+    const parts: Buffer[] = [];
+    const backing = new Set<ArrayBufferLike>();
+    for await (const b of openInput({ kind: 'http', url, ...expect() })) {
+      backing.add(b.buffer);
+      parts.push(Buffer.from(b));
+    }
+    return { bytes: Buffer.concat(parts), requests: seen.slice(before), backing };
+  };
+
+  test('plain HTTP is read into one reused buffer, in one request', async () => {
+    const got = await fetched('plain');
+    assert.ok(got.bytes.equals(body));
+    assert.equal(got.requests.length, 1);
+    // The first piece is what followed the response head, in the head's copy; the rest share one buffer.
+    assert.equal(got.backing.size, 2, 'pieces are views of one buffer (net.connect onread)');
+  });
+
+  test('what the fast reader does not take goes to the HTTP client: a cut, chunks, a redirect, a 404', async () => {
+    const cut = await fetched('cut-fast');
+    assert.ok(cut.bytes.equals(body));
+    assert.deepEqual(
+      cut.requests.map((r) => r.range === undefined),
+      [true, false],
+      'the rest is asked for with a Range request',
+    );
+    const chunked = await fetched('chunked');
+    assert.ok(chunked.bytes.equals(body));
+    assert.equal(chunked.requests.length, 2);
+    assert.ok((await fetched('moved')).bytes.equals(body));
+    await assert.rejects(fetched('nothing'), (e: unknown) => isAppError(e) && e.code === 'E_CACHE_MISSING');
+    await assert.rejects(
+      fetched('long'),
+      (e: unknown) => isAppError(e) && e.code === 'E_CACHE_DOWNLOAD' && e.message.includes('longer than'),
+    );
+  });
+
+  test('a response head that arrives in pieces is read whole', async () => {
+    const tcp = createTcpServer((sock) => {
+      sock.once('data', () => {
+        const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Pad: ${'p'.repeat(3000)}\r\n\r\n`;
+        sock.write(head.slice(0, 10));
+        setTimeout(() => sock.write(head.slice(10, 2000)), 20);
+        setTimeout(() => sock.end(Buffer.concat([Buffer.from(head.slice(2000)), body])), 40);
+      });
+    });
+    await new Promise<void>((ok) => tcp.listen(0, '127.0.0.1', ok));
+    const addr = tcp.address();
+    try {
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      const got = await fetched('slow-head', `http://127.0.0.1:${port}/slow-head`);
+      assert.ok(got.bytes.equals(body));
+    } finally {
+      tcp.close();
+    }
+  });
 
   const http = (path: string): ArchiveInput => ({
     kind: 'http',

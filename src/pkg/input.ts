@@ -8,6 +8,7 @@ import { get as httpGetPlain, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { AppError, type Sha256 } from '../core/index.js';
 import { readPieces } from '../platform/index.js';
+import { fastGet } from './fast-get.js';
 
 export type ArchiveInput =
   | { readonly kind: 'file'; readonly path: string }
@@ -23,7 +24,14 @@ export const HTTP_ATTEMPTS = 4;
  */
 export function openInput(input: ArchiveInput): AsyncIterable<Buffer> {
   if (input.kind === 'file') return asAsync(readPieces(input.path, READ_CHUNK));
-  return coalesce(rangedGet(input.url, input.size, input.sha256), READ_CHUNK);
+  return download(input.url, input.size, input.sha256);
+}
+
+/** Plain HTTP through fastGet as far as it goes; the rest (or all, for HTTPS) through Node's HTTP client. */
+async function* download(url: string, size: number, sha256: Sha256): AsyncGenerator<Buffer> {
+  const progress = { have: 0 };
+  yield* fastGet(url, size, progress);
+  if (progress.have < size) yield* coalesce(rangedGet(url, size, sha256, progress.have), READ_CHUNK);
 }
 
 function asAsync(pieces: Iterator<Buffer, void>): AsyncIterable<Buffer> {
@@ -56,11 +64,17 @@ export async function* coalesce(src: AsyncIterable<Buffer>, min: number): AsyncG
 
 /**
  * A GET that survives dropped connections: after a failure it asks for the rest with a Range request (a server
- * that ignores Range sends the whole file again, and what was passed on already is skipped). It never yields
+ * that ignores Range sends the whole file again, and what was passed on already is skipped). It starts at byte
+ * `from` when an earlier reader (fastGet) passed on that much. It never yields
  * more than `size` bytes, and a file that stays short after every attempt is an E_CACHE_DOWNLOAD naming the URL.
  */
-export async function* rangedGet(url: string, size: number, sha256: Sha256): AsyncGenerator<Buffer> {
-  let have = 0;
+export async function* rangedGet(
+  url: string,
+  size: number,
+  sha256: Sha256,
+  from = 0,
+): AsyncGenerator<Buffer> {
+  let have = from;
   let failures = 0;
   const retry = async (why: unknown) => {
     if (++failures >= HTTP_ATTEMPTS) throw unreachable(url, why);
