@@ -2,7 +2,7 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, isErrno, type Sha256 } from '../core/index.js';
-import { HTTP_ATTEMPTS, httpGetBytes, unreachable, type ArchiveInput } from '../pkg/index.js';
+import { HTTP_ATTEMPTS, STALL_MS, httpGetBytes, unreachable, type ArchiveInput } from '../pkg/index.js';
 
 export interface Expected {
   readonly sha256: Sha256;
@@ -82,15 +82,17 @@ function statIfAny(file: string): Stats | undefined {
 /** A static HTTP(S) layout: any web server, object store or CDN. */
 export class HttpCacheSource implements CacheSource {
   readonly url: string;
-  constructor(url: string) {
+  readonly stallMs: number;
+  constructor(url: string, stallMs = STALL_MS) {
     this.url = url;
+    this.stallMs = stallMs;
   }
 
   async read(rel: string): Promise<Buffer | undefined> {
     const url = `${this.url}/${rel}`;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await httpGetBytes(url);
+        return await httpGetBytes(url, this.stallMs);
       } catch (e) {
         if (attempt >= HTTP_ATTEMPTS) throw unreachable(url, e);
         await sleep(100 * 2 ** attempt);
@@ -100,7 +102,7 @@ export class HttpCacheSource implements CacheSource {
 
   /** Archives are streamed into the extractor, resuming with Range after a dropped connection (input.ts). */
   input(rel: string, expect: Expected): Promise<ArchiveInput> {
-    return Promise.resolve({ kind: 'http', url: `${this.url}/${rel}`, ...expect });
+    return Promise.resolve({ kind: 'http', url: `${this.url}/${rel}`, ...expect, stallMs: this.stallMs });
   }
 }
 

@@ -25,6 +25,7 @@ export async function* fastGet(
   url: string,
   size: number,
   progress: { have: number },
+  stallMs: number,
 ): AsyncGenerator<Buffer> {
   const u = new URL(url);
   if (u.protocol !== 'http:' || u.username !== '' || u.password !== '') return;
@@ -51,6 +52,8 @@ export async function* fastGet(
   const ended = () => {
     push({ end: true });
   };
+  // A silent server is left to the HTTP client, which waits as long again and then retries.
+  socket.setTimeout(stallMs, () => socket.destroy());
   socket.on('error', ended);
   socket.on('close', ended);
   const next = async (): Promise<Event> => {

@@ -34,6 +34,7 @@ export {
 export { ExtractPool } from './extract-pool.js';
 export {
   HTTP_ATTEMPTS,
+  STALL_MS,
   httpGet,
   httpGetBytes,
   openInput,

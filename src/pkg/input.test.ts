@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -167,24 +167,72 @@ describe('archives over HTTP', () => {
     );
   });
 
-  test('a response head that arrives in pieces is read whole', async () => {
+  /** A raw TCP server on loopback; `answer` gets each connection's socket and its count (from 0). */
+  const withTcp = async (answer: (sock: Socket, n: number) => void, run: (url: string) => Promise<void>) => {
+    let n = 0;
+    const sockets = new Set<Socket>();
     const tcp = createTcpServer((sock) => {
+      sockets.add(sock);
+      sock.on('error', () => undefined);
       sock.once('data', () => {
-        const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Pad: ${'p'.repeat(3000)}\r\n\r\n`;
-        sock.write(head.slice(0, 10));
-        setTimeout(() => sock.write(head.slice(10, 2000)), 20);
-        setTimeout(() => sock.end(Buffer.concat([Buffer.from(head.slice(2000)), body])), 40);
+        answer(sock, n++);
       });
     });
     await new Promise<void>((ok) => tcp.listen(0, '127.0.0.1', ok));
     const addr = tcp.address();
     try {
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      const got = await fetched('slow-head', `http://127.0.0.1:${port}/slow-head`);
-      assert.ok(got.bytes.equals(body));
+      await run(`http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}/x`);
     } finally {
+      for (const s of sockets) s.destroy();
       tcp.close();
     }
+  };
+  const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const read = async (url: string, stallMs: number) => {
+    const parts: Buffer[] = [];
+    for await (const b of openInput({ kind: 'http', url, ...expect(), stallMs })) parts.push(Buffer.from(b));
+    return Buffer.concat(parts);
+  };
+
+  test('a response head that arrives in pieces is read whole', async () => {
+    const padded = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Pad: ${'p'.repeat(3000)}\r\n\r\n`;
+    await withTcp(
+      (sock) => {
+        sock.write(padded.slice(0, 10));
+        setTimeout(() => sock.write(padded.slice(10, 2000)), 20);
+        setTimeout(() => sock.end(Buffer.concat([Buffer.from(padded.slice(2000)), body])), 40);
+      },
+      async (url) => {
+        assert.ok((await fetched('slow-head', url)).bytes.equals(body));
+      },
+    );
+  });
+
+  test('a server that stops sending mid-body is asked again for the rest; one that stays silent is an error', async () => {
+    // First connection: half the body, then silence; the next ones answer the Range request.
+    await withTcp(
+      (sock, n) => {
+        if (n === 0) sock.write(Buffer.concat([Buffer.from(head), body.subarray(0, body.length >> 1)]));
+        else sock.end(Buffer.concat([Buffer.from(head), body]));
+      },
+      async (url) => {
+        assert.ok((await read(url, 300)).equals(body));
+      },
+    );
+    const started = Date.now();
+    await withTcp(
+      () => undefined,
+      async (url) =>
+        assert.rejects(
+          read(url, 200),
+          (e: unknown) =>
+            isAppError(e) &&
+            e.code === 'E_CACHE_UNREACHABLE' &&
+            e.message.includes(url) &&
+            e.message.includes('sent nothing for 0.2 s'),
+        ),
+    );
+    assert.ok(Date.now() - started < 20_000, 'given up on, not waited for forever');
   });
 
   const http = (path: string): ArchiveInput => ({

@@ -12,7 +12,14 @@ import { fastGet } from './fast-get.js';
 
 export type ArchiveInput =
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'http'; readonly url: string; readonly size: number; readonly sha256: Sha256 };
+  | {
+      readonly kind: 'http';
+      readonly url: string;
+      readonly size: number;
+      readonly sha256: Sha256;
+      /** How long a silent server is waited for (STALL_MS when absent). */
+      readonly stallMs?: number;
+    };
 
 const READ_CHUNK = 1 << 20;
 /** Tries of one download, each resuming where the last stopped. */
@@ -24,14 +31,21 @@ export const HTTP_ATTEMPTS = 4;
  */
 export function openInput(input: ArchiveInput): AsyncIterable<Buffer> {
   if (input.kind === 'file') return asAsync(readPieces(input.path, READ_CHUNK));
-  return download(input.url, input.size, input.sha256);
+  return download(input.url, input.size, input.sha256, input.stallMs ?? STALL_MS);
 }
 
+/**
+ * A server that sends nothing for this long, before answering or mid-body, is given up on and asked again (up
+ * to HTTP_ATTEMPTS times): apt's default. Without it a hung server would hang the install with it.
+ */
+export const STALL_MS = 30_000;
+
 /** Plain HTTP through fastGet as far as it goes; the rest (or all, for HTTPS) through Node's HTTP client. */
-async function* download(url: string, size: number, sha256: Sha256): AsyncGenerator<Buffer> {
+async function* download(url: string, size: number, sha256: Sha256, stallMs: number): AsyncGenerator<Buffer> {
   const progress = { have: 0 };
-  yield* fastGet(url, size, progress);
-  if (progress.have < size) yield* coalesce(rangedGet(url, size, sha256, progress.have), READ_CHUNK);
+  yield* fastGet(url, size, progress, stallMs);
+  if (progress.have < size)
+    yield* coalesce(rangedGet(url, size, sha256, { from: progress.have, stallMs }), READ_CHUNK);
 }
 
 function asAsync(pieces: Iterator<Buffer, void>): AsyncIterable<Buffer> {
@@ -72,7 +86,7 @@ export async function* rangedGet(
   url: string,
   size: number,
   sha256: Sha256,
-  from = 0,
+  { from = 0, stallMs = STALL_MS }: { from?: number; stallMs?: number } = {},
 ): AsyncGenerator<Buffer> {
   let have = from;
   let failures = 0;
@@ -83,7 +97,7 @@ export async function* rangedGet(
   while (have < size) {
     let res: IncomingMessage;
     try {
-      res = await httpGet(url, have > 0 ? { range: `bytes=${have}-` } : {});
+      res = await httpGet(url, have > 0 ? { range: `bytes=${have}-` } : {}, stallMs);
     } catch (e) {
       await retry(e);
       continue;
@@ -135,12 +149,18 @@ export async function* rangedGet(
  * A GET with node:http(s), answered once the headers are in. Not fetch(): its web streams cost several times the
  * CPU per byte of a plain IncomingMessage, and a cache download is hundreds of megabytes.
  */
-export async function httpGet(url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+export async function httpGet(
+  url: string,
+  headers: Record<string, string> = {},
+  stallMs = STALL_MS,
+): Promise<IncomingMessage> {
   let at = url;
   for (let hops = 0; ; hops++) {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const get = at.startsWith('https:') ? httpsGet : httpGetPlain;
-      get(at, { headers }, resolve).on('error', reject);
+      // The socket's idle timer runs before the answer and while the body comes in.
+      const req = get(at, { headers, timeout: stallMs }, resolve).on('error', reject);
+      req.on('timeout', () => req.destroy(stalled(stallMs)));
     });
     // Object stores and CDNs answer with redirects; they are followed, a few at most, and only to http(s).
     const location = res.headers.location;
@@ -155,8 +175,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 
 /** The whole body of a GET; undefined for 404; other statuses throw (the caller retries). */
-export async function httpGetBytes(url: string): Promise<Buffer | undefined> {
-  const res = await httpGet(url);
+export async function httpGetBytes(url: string, stallMs = STALL_MS): Promise<Buffer | undefined> {
+  const res = await httpGet(url, {}, stallMs);
   if (res.statusCode === 404) {
     res.resume();
     return undefined;
@@ -168,6 +188,10 @@ export async function httpGetBytes(url: string): Promise<Buffer | undefined> {
   const parts: Buffer[] = [];
   for await (const chunk of res as AsyncIterable<Buffer>) parts.push(chunk);
   return Buffer.concat(parts);
+}
+
+function stalled(ms: number): Error {
+  return new Error(`the server sent nothing for ${ms / 1000} s`);
 }
 
 /** A cache that could not be reached: the URL, and the deepest cause (fetch wraps the socket's error). */
