@@ -20,8 +20,8 @@ export interface CacheSource {
   input(rel: string, expect: Expected): Promise<ArchiveInput>;
 }
 
-export function openSource(url: string): CacheSource {
-  if (/^https?:\/\//.test(url)) return new HttpCacheSource(url.replace(/\/+$/, ''));
+export function openSource(url: string, stallMs = STALL_MS): CacheSource {
+  if (/^https?:\/\//.test(url)) return new HttpCacheSource(url.replace(/\/+$/, ''), stallMs);
   const dir = url.startsWith('file://') ? fileURLToPath(url) : url;
   if (!dir.startsWith('/'))
     throw new AppError(

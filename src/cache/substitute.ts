@@ -24,6 +24,8 @@ export interface SubstituteOptions {
   readonly reporter: Reporter;
   /** Packages fetched and extracted at once, at most (and no more than the cores when reading local files). */
   readonly parallel: number;
+  /** How long an HTTP cache may send nothing before a request is retried (STALL_MS when absent). */
+  readonly stallMs?: number;
 }
 
 export interface OpenedCache {
@@ -41,8 +43,9 @@ export async function openCache(
   url: string,
   trust: TrustOptions,
   now: Date,
+  stallMs?: number,
 ): Promise<OpenedCache> {
-  const source = openSource(url);
+  const source = openSource(url, stallMs);
   const bytes = await source.read(INDEX_FILE);
   const where = `${source.url}/${INDEX_FILE}`;
   if (bytes === undefined)
@@ -133,7 +136,7 @@ async function openAll(
   const out: OpenedCache[] = [];
   for (const url of urls) {
     try {
-      out.push(await openCache(store, url, opts.trust, opts.now));
+      out.push(await openCache(store, url, opts.trust, opts.now, opts.stallMs));
     } catch (e) {
       if (!isAppError(e)) throw e;
       opts.reporter.warn(e.code, `${e.message}; not using this cache`);

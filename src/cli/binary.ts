@@ -158,7 +158,8 @@ export async function cacheInfoCommand(app: App, args: readonly string[]) {
   const url = args[0];
   if (url === undefined) throw new AppError('E_USAGE', 'name the cache: ferry cache info URL');
   const store = await app.store();
-  const c = await openCache(store, url, await trustFor(app), new Date());
+  const config = await readConfig(app.ctx.rootDir);
+  const c = await openCache(store, url, await trustFor(app), new Date(), config.httpTimeoutMs);
   return {
     url: c.source.url,
     signedBy: c.signer ?? null,
@@ -222,6 +223,7 @@ export async function substitutePlan(
     now: new Date(),
     reporter: app.ctx.reporter,
     parallel: 4,
+    ...(config.httpTimeoutMs === undefined ? {} : { stallMs: config.httpTimeoutMs }),
   });
 }
 

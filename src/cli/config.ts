@@ -23,9 +23,11 @@ export interface Config {
   readonly file: string;
   readonly substituters: readonly string[];
   readonly trustedKeys: readonly PublicKey[];
+  /** `http-timeout`: seconds a cache server may send nothing before the request is retried. */
+  readonly httpTimeoutMs: number | undefined;
 }
 
-const FIELDS = ['substituters', 'trusted-keys'];
+const FIELDS = ['substituters', 'trusted-keys', 'http-timeout'];
 
 export async function readConfig(rootDir: string): Promise<Config> {
   const file = join(rootDir, 'etc', 'config.toml');
@@ -34,7 +36,7 @@ export async function readConfig(rootDir: string): Promise<Config> {
   const fail = (field: string, why: string): never => {
     const pos = locateField(text, [field]);
     throw new AppError('E_CONFIG_FIELD', `${file}:${pos.line}:${pos.column}: field ${field}: ${why}`, {
-      hint: 'substituters = ["http://host:8080", "file:///srv/cache"]; trusted-keys = ["NAME:BASE64"]',
+      hint: 'substituters = ["http://host:8080", "file:///srv/cache"]; trusted-keys = ["NAME:BASE64"]; http-timeout = 30',
     });
   };
   for (const k of Object.keys(doc))
@@ -46,10 +48,14 @@ export async function readConfig(rootDir: string): Promise<Config> {
       : fail(k, 'expected a list of strings');
   };
   const keys = list('trusted-keys').map((k, i) => parsePublicKey(k, `${file}: trusted-keys[${i}]`));
+  const timeout = doc['http-timeout'];
+  if (timeout !== undefined && !(typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 1))
+    fail('http-timeout', 'expected a whole number of seconds, at least 1');
   return {
     file,
     substituters: list('substituters'),
     trustedKeys: [...keys, ...(await trustedKeyFiles(rootDir))],
+    httpTimeoutMs: typeof timeout === 'number' ? timeout * 1000 : undefined,
   };
 }
 

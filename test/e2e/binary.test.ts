@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -108,6 +109,36 @@ describe('binary packages and caches', () => {
     assert.equal(r.code, 0, r.stderr);
     const run = spawnSync(join(sb.dir, 'http-nginx/profiles/default/bin/hello'), []);
     assert.equal(run.status, 0);
+  });
+
+  test('config.toml http-timeout: a cache server that never answers is given up on, naming URL and wait', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((sock) => sockets.push(sock.on('error', () => undefined)));
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+    const addr = silent.address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+    const root = join(sb.dir, 'timeout-root');
+    const config = join(root, 'etc', 'config.toml');
+    await fs.mkdir(join(root, 'etc'), { recursive: true });
+    try {
+      await fs.writeFile(config, `substituters = ["${url}"]\nhttp-timeout = 1\n`);
+      const r = await other('timeout-root')(['cache', 'info', url]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`E_CACHE_UNREACHABLE.*${url}/index.json: the server sent nothing for 1 s`),
+      );
+      await fs.writeFile(config, `substituters = ["${url}"]\nhttp-timeout = "30s"\n`);
+      const bad = await other('timeout-root')(['cache', 'info', url]);
+      assert.equal(bad.code, 1);
+      assert.match(
+        bad.stderr,
+        /E_CONFIG_FIELD.*config\.toml:2:\d+: field http-timeout: expected a whole number of seconds/,
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   test('a corrupted archive or an altered manifest is never installed', async () => {
