@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { isAppError, sha256Bytes } from '../core/index.js';
 import { writeArchive } from './archive.js';
@@ -20,6 +21,7 @@ describe('archives over HTTP', () => {
   const work = mkdtempSync(join(tmpdir(), 'ferry-input-'));
   const body = randomBytes(3 * 1024 * 1024 + 17);
   let archive = Buffer.alloc(0);
+  let recompressed = Buffer.alloc(0);
   const seen: { path: string; range: string | undefined }[] = [];
   const cuts = new Map<string, number>();
   let server: Server;
@@ -50,6 +52,7 @@ describe('archives over HTTP', () => {
     writeFileSync(join(tree, 'share', 'note.txt'), 'hello\n');
     await writeArchive(tree, join(work, 'pkg.tar.gz'), { level: 1 });
     archive = readFileSync(join(work, 'pkg.tar.gz'));
+    recompressed = gzipSync(gunzipSync(archive), { level: 9 });
     server = createServer((req, res) => {
       const path = req.url ?? '';
       seen.push({ path, range: req.headers.range });
@@ -57,7 +60,9 @@ describe('archives over HTTP', () => {
       const flipped = Buffer.from(body);
       flipped[5] = (flipped[5] ?? 0) ^ 1;
       const damaged = Buffer.from(archive);
-      damaged[archive.length >> 1] = (damaged[archive.length >> 1] ?? 0) ^ 0xff;
+      // The first deflate block's type made 3 (reserved): inflating fails at once. (A flipped byte further
+      // in may inflate to other bytes; then the files' hashes, checked against the manifest, catch it.)
+      damaged[10] = (damaged[10] ?? 0) | 0x06;
       if (path === '/moved') res.writeHead(302, { location: '/cut-too' }).end();
       else if (path === '/cut-too') serve(res, path, body, from, { cutTimes: 1 });
       else if (path === '/cut') serve(res, path, body, from, { cutTimes: 1 });
@@ -68,6 +73,7 @@ describe('archives over HTTP', () => {
       else if (path === '/flipped') res.end(flipped);
       else if (path === '/pkg-cut') serve(res, path, archive, from, { cutTimes: 2 });
       else if (path === '/pkg-damaged') res.end(damaged);
+      else if (path === '/pkg-recompressed') res.end(recompressed);
       else if (path === '/plain') res.end(body);
       else if (path === '/cut-fast') serve(res, path, body, from, { cutTimes: 1 });
       else if (path === '/chunked') {
@@ -235,10 +241,10 @@ describe('archives over HTTP', () => {
     assert.ok(Date.now() - started < 20_000, 'given up on, not waited for forever');
   });
 
-  const http = (path: string): ArchiveInput => ({
+  const http = (path: string, size = archive.length): ArchiveInput => ({
     kind: 'http',
     url: `${base}/${path}`,
-    size: archive.length,
+    size,
     sha256: sha256Bytes(archive),
   });
 
@@ -267,5 +273,18 @@ describe('archives over HTTP', () => {
         /sha256 is [0-9a-f]{64}/.test(e.message),
     );
     assert.equal(existsSync(target), false);
+    assert.equal(seen.filter((s) => s.path === '/pkg-damaged').length, 2, 'fetched again to be hashed');
+  });
+
+  test('an archive that extracts is not hashed: the same files compressed otherwise are taken, in one request', async () => {
+    const files = await extractHashed({
+      input: http('pkg-recompressed', recompressed.length),
+      target: join(work, 'out-recompressed'),
+      what: 'pkg',
+      want: sha256Bytes(archive),
+    });
+    // The files' hashes are what the signed manifest vouches for; stagePackage checks them.
+    assert.equal(files.find((f) => f.path === 'share/data')?.sha256, sha256Bytes(body));
+    assert.equal(seen.filter((s) => s.path === '/pkg-recompressed').length, 1);
   });
 });

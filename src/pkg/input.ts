@@ -1,8 +1,8 @@
 /**
  * Where a package archive's bytes come from: a local file, or an HTTP(S) URL read as it is extracted. Plain
  * data, so an extraction worker thread can open it itself. A download is not written to a temporary file and
- * read back: its bytes go straight into the extractor, which hashes them (extract.ts), and a package is
- * registered only when the whole archive's sha256 is the signed one.
+ * read back: its bytes go straight into the extractor, and a package is registered only when every file it
+ * holds has the signed manifest's sha256 (extract.ts says when the archive's own hash is checked).
  */
 import { get as httpGetPlain, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';

@@ -163,6 +163,14 @@ describe('binary packages and caches', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /E_PKG_HASH/);
     assert.match(r.stderr, /has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/);
+    // The same over HTTP: the URL, the file and both hashes.
+    const url = await startFerryServe(dir);
+    r = await b(['install', '--substituter', url, '--no-build', 'hello']);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /E_PKG_HASH.*http:\/\/[0-9.]+:\d+\/pkg\/\S+\.tar\.gz: \S+ has sha256 [0-9a-f]{64}, the manifest says/,
+    );
     const m = JSON.parse(await fs.readFile(join(pkg, lib), 'utf8')) as { summary: string };
     m.summary = 'changed';
     await fs.writeFile(join(pkg, lib), JSON.stringify(m, null, 1) + '\n');
@@ -249,8 +257,8 @@ describe('binary packages and caches', () => {
     }
   });
 
-  async function startFerryServe(): Promise<string> {
-    const child = spawn(process.execPath, [ferryBin, 'cache', 'serve', cache, '--port', '0'], {
+  async function startFerryServe(dir = cache): Promise<string> {
+    const child = spawn(process.execPath, [ferryBin, 'cache', 'serve', dir, '--port', '0'], {
       env: sb.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
