@@ -27,8 +27,8 @@ export async function* fastGet(
   progress: { have: number },
   stallMs: number,
 ): AsyncGenerator<Buffer> {
-  const u = new URL(url);
-  if (u.protocol !== 'http:' || u.username !== '' || u.password !== '') return;
+  const u = URL.canParse(url) ? new URL(url) : undefined;
+  if (u?.protocol !== 'http:' || u.username !== '' || u.password !== '') return;
   const buf = Buffer.allocUnsafe(READ);
   const events: Event[] = [];
   let wake: (() => void) | undefined;
@@ -52,8 +52,6 @@ export async function* fastGet(
   const ended = () => {
     push({ end: true });
   };
-  // A silent server is left to the HTTP client, which waits as long again and then retries.
-  socket.setTimeout(stallMs, () => socket.destroy());
   socket.on('error', ended);
   socket.on('close', ended);
   const next = async (): Promise<Event> => {
@@ -64,24 +62,31 @@ export async function* fastGet(
     }
   };
   try {
+    // A silent server is left to the HTTP client, which waits as long again and then retries.
+    socket.setTimeout(stallMs, () => socket.destroy());
     socket.write(
       `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: ferry\r\n` +
         'Accept-Encoding: identity\r\nConnection: close\r\n\r\n',
     );
-    let head: Buffer | undefined = Buffer.alloc(0);
+    const head = Buffer.allocUnsafe(MAX_HEAD);
+    let headLength = 0;
+    let inHead = true;
     for (let e = await next(); 'n' in e; e = await next()) {
       let piece: Buffer = buf.subarray(0, e.n);
-      if (head !== undefined) {
-        head = Buffer.concat([head, piece]);
-        const end = head.indexOf('\r\n\r\n');
+      if (inHead) {
+        // Copied into a buffer of its own (the head is short), searched from where the last piece ended.
+        const from = Math.max(0, headLength - 3);
+        const took = piece.copy(head, headLength);
+        headLength += took;
+        const end = head.subarray(0, headLength).indexOf('\r\n\r\n', from);
         if (end < 0) {
-          if (head.length > MAX_HEAD) return;
+          if (headLength === MAX_HEAD) return;
           socket.resume();
           continue;
         }
         if (!acceptable(head.toString('latin1', 0, end), size)) return;
-        piece = head.subarray(end + 4);
-        head = undefined;
+        piece = Buffer.concat([head.subarray(end + 4, headLength), piece.subarray(took)]);
+        inHead = false;
       }
       piece = piece.subarray(0, size - progress.have);
       if (piece.length > 0) {
@@ -96,14 +101,22 @@ export async function* fastGet(
   }
 }
 
-/** A 200 with exactly `size` bytes of body, as sent: the one response taken here. */
+/** A header field's name: an HTTP token. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * A 200 with exactly `size` bytes of body, as sent: the one response taken here. Anything Node's parser would
+ * refuse or read otherwise (a bare LF, a folded line, a name that is not a token) is left to it.
+ */
 function acceptable(head: string, size: number): boolean {
+  if (/(?:^|[^\r])\n/.test(head)) return false;
   const lines = head.split('\r\n');
   if (!/^HTTP\/1\.[01] 200 /.test(`${lines[0] ?? ''} `)) return false;
   let length: number | undefined;
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
-    const name = line.slice(0, colon).trim().toLowerCase();
+    const name = line.slice(0, colon).toLowerCase();
+    if (colon < 1 || !TOKEN.test(name)) return false;
     const value = line
       .slice(colon + 1)
       .trim()

@@ -112,6 +112,13 @@ export async function* rangedGet(
       await retry(new Error(`HTTP ${status}`));
       continue;
     }
+    if (status === 206 && !res.headers['content-range']?.startsWith(`bytes ${have}-`)) {
+      res.resume();
+      await retry(
+        new Error(`asked for bytes ${have}-, got ${res.headers['content-range'] ?? 'no Content-Range'}`),
+      );
+      continue;
+    }
     let skip = have > 0 && status !== 206 ? have : 0;
     try {
       for await (let chunk of res as AsyncIterable<Buffer>) {
@@ -158,9 +165,17 @@ export async function httpGet(
   for (let hops = 0; ; hops++) {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const get = at.startsWith('https:') ? httpsGet : httpGetPlain;
-      // The socket's idle timer runs before the answer and while the body comes in.
-      const req = get(at, { headers, timeout: stallMs }, resolve).on('error', reject);
-      req.on('timeout', () => req.destroy(stalled(stallMs)));
+      let answer: IncomingMessage | undefined;
+      // The socket's idle timer runs before the answer and while the body comes in; the body's reader is
+      // told why it stopped.
+      const req = get(at, { headers, timeout: stallMs }, (r) => {
+        resolve((answer = r));
+      }).on('error', reject);
+      req.on('timeout', () => {
+        const why = stalled(stallMs);
+        answer?.destroy(why);
+        req.destroy(why);
+      });
     });
     // Object stores and CDNs answer with redirects; they are followed, a few at most, and only to http(s).
     const location = res.headers.location;
