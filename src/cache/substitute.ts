@@ -1,6 +1,15 @@
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { AppError, canonicalJson, isAppError, sha256Bytes, storeHash, type Reporter } from '../core/index.js';
+import {
+  AppError,
+  canonicalJson,
+  isAppError,
+  largestFirst,
+  sha256Bytes,
+  storeHash,
+  turnsLargestFirst,
+  type Reporter,
+} from '../core/index.js';
 import { readTextIfExists, writeFileAtomic } from '../platform/index.js';
 import {
   checkPlatform,
@@ -45,6 +54,23 @@ export async function openCache(
   now: Date,
   stallMs?: number,
 ): Promise<OpenedCache> {
+  const { cache, remembered } = await readCache(store, url, trust, now, stallMs);
+  await remembered;
+  return cache;
+}
+
+/**
+ * openCache, but the index's version is written down (a file and an fsync, 5-20 ms) while the caller goes on:
+ * `remembered` settles when it is. The check against what was seen before is done by then; the record only
+ * guards later runs, so an install need not wait for it, only finish after it.
+ */
+async function readCache(
+  store: Store,
+  url: string,
+  trust: TrustOptions,
+  now: Date,
+  stallMs?: number,
+): Promise<{ cache: OpenedCache; remembered: Promise<void> }> {
   const source = openSource(url, stallMs);
   const bytes = await source.read(INDEX_FILE);
   const where = `${source.url}/${INDEX_FILE}`;
@@ -60,13 +86,14 @@ export async function openCache(
   const stateFile = join(store.rootDir, 'var', 'cache-state', `${storeHash(source.url)}.json`);
   const seen = await readSeen(stateFile);
   checkFreshness(index, sha256, seen, now, source.url);
-  await fs.mkdir(dirname(stateFile), { recursive: true });
-  if (seen?.version !== index.version)
-    await writeFileAtomic(
-      stateFile,
-      `${JSON.stringify({ url: source.url, version: index.version, sha256 } satisfies SeenIndex)}\n`,
-    );
-  return { source, index, signer };
+  const cache = { source, index, signer };
+  if (seen?.version === index.version) return { cache, remembered: Promise.resolve() };
+  const seenNow: SeenIndex = { url: source.url, version: index.version, sha256 };
+  const remembered = fs
+    .mkdir(dirname(stateFile), { recursive: true })
+    .then(() => writeFileAtomic(stateFile, `${JSON.stringify(seenNow)}\n`));
+  remembered.catch(() => undefined); // awaited by the caller; not an unhandled rejection meanwhile
+  return { cache, remembered };
 }
 
 function checkIndexSignature(trust: TrustOptions, bytes: Buffer, sigs: readonly string[], where: string) {
@@ -119,24 +146,31 @@ export async function substitute(
   // Started now, the workers boot while the cache's index and manifests are read.
   const workers = ExtractPool.forPackages(need.length, opts.parallel);
   workers?.start();
+  const remembered: Promise<void>[] = [];
   try {
-    const caches = await openAll(store, urls, opts);
+    const caches = await openAll(store, urls, remembered, opts);
     const installed = await installAll(store, caches, need, workers, opts);
+    await Promise.all(remembered);
     return { installed, missing: need.filter((id) => !installed.includes(id)) };
   } finally {
+    await Promise.allSettled(remembered);
     await workers?.close();
   }
 }
 
+/** The caches that pass openCache's checks; the writes that remember their versions go into `remembered`. */
 async function openAll(
   store: Store,
   urls: readonly string[],
+  remembered: Promise<void>[],
   opts: SubstituteOptions,
 ): Promise<OpenedCache[]> {
   const out: OpenedCache[] = [];
   for (const url of urls) {
     try {
-      out.push(await openCache(store, url, opts.trust, opts.now, opts.stallMs));
+      const r = await readCache(store, url, opts.trust, opts.now, opts.stallMs);
+      out.push(r.cache);
+      remembered.push(r.remembered);
     } catch (e) {
       if (!isAppError(e)) throw e;
       opts.reporter.warn(e.code, `${e.message}; not using this cache`);
@@ -155,11 +189,12 @@ async function installAll(
 ): Promise<StoreId[]> {
   const installed: StoreId[] = [];
   const stageLimit = largestFirst(workers?.capacity ?? 2);
+  const order: Order = { read: largestFirst(MANIFEST_READS), turn: turnsLargestFirst() };
   /** Whether the path is in the store by the time the promise settles. */
   const present = new Map<StoreId, Promise<boolean>>();
   const installOne = async (id: StoreId): Promise<boolean> => {
     if (await store.has(id)) return true;
-    const f = await findOne(caches, id, opts);
+    const f = await findOne(caches, id, order, opts);
     if (f === undefined) return false;
     const refs = f.manifest.references.filter((r) => r !== id);
     const refsOk = Promise.all(refs.map(visit)).then((ok) => ok.every(Boolean));
@@ -186,20 +221,40 @@ async function installAll(
     if (p === undefined) present.set(id, (p = installOne(id)));
     return p;
   };
-  await Promise.all(need.map(visit));
+  const size = (id: StoreId) =>
+    caches.find((c) => c.index.packages[id])?.index.packages[id]?.archiveSize ?? 0;
+  await Promise.all([...need].sort((a, b) => size(b) - size(a)).map(visit));
   return installed;
 }
 
-async function findOne(caches: readonly OpenedCache[], id: StoreId, opts: SubstituteOptions) {
+/**
+ * Manifests asked for at once (two requests each). All fifty at once over HTTP opened a hundred connections and
+ * the largest package's pair came in among the last, 35-50 ms after the index; a few at a time, largest first,
+ * it comes first and the rest follow while it is extracted.
+ */
+const MANIFEST_READS = 8;
+
+/** The order packages are looked at in: largest first, so the longest extractions start first. */
+interface Order {
+  /** At most MANIFEST_READS packages' manifests are being read at a time. */
+  readonly read: <T>(size: number, task: () => Promise<T>) => Promise<T>;
+  /** One package's manifest is checked per turn of the event loop (turnsLargestFirst). */
+  readonly turn: (size: number) => Promise<void>;
+}
+
+async function findOne(caches: readonly OpenedCache[], id: StoreId, order: Order, opts: SubstituteOptions) {
   for (const cache of caches) {
     const entry = cache.index.packages[id];
     if (entry === undefined) continue;
     const where = `${cache.source.url}/${PKG_DIR}/${id}.json`;
     try {
-      const [bytes, sig] = await Promise.all([
-        cache.source.read(`${PKG_DIR}/${id}.json`),
-        cache.source.read(`${PKG_DIR}/${id}.json.sig`),
-      ]);
+      const [bytes, sig] = await order.read(entry.archiveSize, () =>
+        Promise.all([
+          cache.source.read(`${PKG_DIR}/${id}.json`),
+          cache.source.read(`${PKG_DIR}/${id}.json.sig`),
+        ]),
+      );
+      await order.turn(entry.archiveSize);
       if (bytes === undefined || sha256Bytes(bytes) !== entry.manifestSha256)
         throw new AppError(
           'E_CACHE_DOWNLOAD',
@@ -253,29 +308,4 @@ async function fetchAndStage(
     opts.reporter.finish(act, 'failed', e instanceof Error ? e.message : String(e));
     throw e;
   }
-}
-
-/**
- * At most `n` of the given tasks run at once; waiting ones start largest first. Packages are found faster than
- * they are extracted, so nearly all wait at once: the big ones go first, and the workers end close together.
- */
-function largestFirst(n: number) {
-  let running = 0;
-  const waiting: { size: number; go: () => void }[] = [];
-  return async <T>(size: number, task: () => Promise<T>): Promise<T> => {
-    // A task that ends hands its slot to the next one, so none can slip in between.
-    if (running < n) running++;
-    else
-      await new Promise<void>((go) => {
-        const at = waiting.findIndex((w) => w.size < size);
-        waiting.splice(at < 0 ? waiting.length : at, 0, { size, go });
-      });
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next === undefined) running--;
-      else next.go();
-    }
-  };
 }

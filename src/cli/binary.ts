@@ -21,10 +21,24 @@ import { showFile, type App } from './app.js';
 import { intOption, stringOption } from './args.js';
 import { createKey, readConfig, signingKey, substitutersFor, trustKey } from './config.js';
 
+/**
+ * This machine's platform. The glibc version is read when first asked for: Node reports it only in a whole
+ * diagnostic report (~5 ms), which an install would otherwise make before its extraction workers start.
+ */
 export function hostPlatform(): HostPlatform {
   const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
-  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
-  return { os: process.platform, arch, glibc: header?.glibcVersionRuntime };
+  let glibc: { v: string | undefined } | undefined;
+  return {
+    os: process.platform,
+    arch,
+    get glibc() {
+      glibc ??= {
+        v: (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header
+          ?.glibcVersionRuntime,
+      };
+      return glibc.v;
+    },
+  };
 }
 
 async function trustFor(app: App): Promise<TrustOptions> {

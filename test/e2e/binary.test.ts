@@ -199,10 +199,17 @@ describe('binary packages and caches', () => {
     const seen = await c(['cache', 'info', dir, '--json']);
     assert.equal(seen.code, 0, seen.stderr);
     const version = Number(json(seen.stdout).version);
+    // An install remembers the version too (written while it extracts).
+    const i = other('replay-installer');
+    await i(['keys', 'trust', publicKey]);
+    const installed = await i(['install', '--substituter', dir, '--no-build', 'hello']);
+    assert.equal(installed.code, 0, installed.stderr);
     await fs.writeFile(join(dir, 'index.json'), old);
-    const r = await c(['cache', 'info', dir]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`E_CACHE_ROLLBACK.*has seen version ${version}`));
+    for (const client of [c, i]) {
+      const r = await client(['cache', 'info', dir]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`E_CACHE_ROLLBACK.*has seen version ${version}`));
+    }
     assert.equal((await sb.ferry([...ports, 'cache', 'push', dir, 'hello', '--valid-days', '0'])).code, 0);
     await new Promise((ok) => setTimeout(ok, 20));
     const fresh = other('freeze-client');
