@@ -2,7 +2,14 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, isErrno, type Sha256 } from '../core/index.js';
-import { HTTP_ATTEMPTS, STALL_MS, httpGetBytes, unreachable, type ArchiveInput } from '../pkg/index.js';
+import {
+  HTTP_ATTEMPTS,
+  STALL_MS,
+  httpGetBytes,
+  isCertError,
+  unreachable,
+  type ArchiveInput,
+} from '../pkg/index.js';
 
 export interface Expected {
   readonly sha256: Sha256;
@@ -94,7 +101,7 @@ export class HttpCacheSource implements CacheSource {
       try {
         return await httpGetBytes(url, this.stallMs);
       } catch (e) {
-        if (attempt >= HTTP_ATTEMPTS) throw unreachable(url, e);
+        if (attempt >= HTTP_ATTEMPTS || isCertError(e)) throw unreachable(url, e);
         await sleep(100 * 2 ** attempt);
       }
     }

@@ -173,7 +173,8 @@ async function openAll(
       remembered.push(r.remembered);
     } catch (e) {
       if (!isAppError(e)) throw e;
-      opts.reporter.warn(e.code, `${e.message}; not using this cache`);
+      const hint = e.hint === undefined ? '' : `\n  hint: ${e.hint}`;
+      opts.reporter.warn(e.code, `${e.message}; not using this cache${hint}`);
     }
   }
   return out;

@@ -48,6 +48,7 @@ export const codes = {
   E_PKG_HASH: 'a file in a binary package does not match the signed manifest',
   E_PKG_PLATFORM: 'a binary package was built for another arch or a newer glibc',
   E_CACHE_UNREACHABLE: 'a binary cache cannot be reached or returned an error',
+  E_CACHE_TLS: "an HTTPS cache's certificate does not verify",
   E_CACHE_MISSING: 'a binary cache does not have the requested package',
   E_CACHE_ROLLBACK: 'a binary cache index is older than one seen before',
   E_CACHE_EXPIRED: 'a binary cache index is past its expiry date',

@@ -40,5 +40,6 @@ export {
   openInput,
   rangedGet,
   unreachable,
+  isCertError,
   type ArchiveInput,
 } from './input.js';

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { isAppError, sha256Bytes } from '../core/index.js';
 import { writeArchive } from './archive.js';
 import { extractHashed } from './extract.js';
-import { openInput, rangedGet, type ArchiveInput } from './input.js';
+import { isCertError, openInput, rangedGet, unreachable, type ArchiveInput } from './input.js';
 
 /**
  * A real HTTP server on loopback that misbehaves on purpose: cuts responses short, ignores Range, serves more
@@ -337,4 +337,19 @@ describe('archives over HTTP', () => {
     assert.equal(files.find((f) => f.path === 'share/data')?.sha256, sha256Bytes(body));
     assert.equal(seen.filter((s) => s.path === '/pkg-recompressed').length, 1);
   });
+});
+
+test('a certificate that does not verify is E_CACHE_TLS with the way to trust it; other failures stay E_CACHE_UNREACHABLE', () => {
+  const tls = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+  assert.ok(isCertError(tls));
+  const e = unreachable('https://cache.test/index.json', tls);
+  assert.equal(e.code, 'E_CACHE_TLS');
+  assert.match(
+    e.message,
+    /^https:\/\/cache\.test\/index\.json: .*not trusted here \(self-signed certificate\)$/,
+  );
+  assert.match(e.hint ?? '', /NODE_EXTRA_CA_CERTS=/);
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+  assert.ok(!isCertError(refused));
+  assert.equal(unreachable('http://127.0.0.1:9/index.json', refused).code, 'E_CACHE_UNREACHABLE');
 });

@@ -91,7 +91,7 @@ export async function* rangedGet(
   let have = from;
   let failures = 0;
   const retry = async (why: unknown) => {
-    if (++failures >= HTTP_ATTEMPTS) throw unreachable(url, why);
+    if (++failures >= HTTP_ATTEMPTS || isCertError(why)) throw unreachable(url, why);
     await new Promise((r) => setTimeout(r, 100 * 2 ** failures));
   };
   while (have < size) {
@@ -212,8 +212,34 @@ function stalled(ms: number): Error {
 /** A cache that could not be reached: the URL, and the deepest cause (fetch wraps the socket's error). */
 export function unreachable(url: string, e: unknown): AppError {
   const why = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
+  if (isCertError(e))
+    return new AppError('E_CACHE_TLS', `${url}: the server's certificate is not trusted here (${why})`, {
+      hint: 'if the cache has a certificate authority of its own, give ferry its certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; ferry never fetches over an unverified connection',
+      cause: e,
+    });
   return new AppError('E_CACHE_UNREACHABLE', `${url}: ${why}`, {
     hint: 'check the URL and that the cache server runs',
     cause: e,
   });
+}
+
+/** TLS verification failures (OpenSSL's codes, and Node's for a name mismatch). */
+const CERT_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** An HTTPS server whose certificate fails verification: asking again gives the same answer, so it is not retried. */
+export function isCertError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CERT_ERRORS.has(code);
 }

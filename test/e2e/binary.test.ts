@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -109,6 +109,40 @@ describe('binary packages and caches', () => {
     assert.equal(r.code, 0, r.stderr);
     const run = spawnSync(join(sb.dir, 'http-nginx/profiles/default/bin/hello'), []);
     assert.equal(run.status, 0);
+  });
+
+  test('over HTTPS: a certificate trusted through NODE_EXTRA_CA_CERTS installs; an untrusted one is refused at once', async () => {
+    const { url, cert } = await startNginxTls();
+    const env = { ...sb.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const client = (rel: string, extra: Record<string, string> = {}) => {
+      const root = join(sb.dir, rel);
+      return (args: readonly string[]) =>
+        runCli([ferryBin, '--root', root, ...ports, ...args], { ...env, ...extra });
+    };
+    const trusting = client('https-trusting', { NODE_EXTRA_CA_CERTS: cert });
+    await trusting(['keys', 'trust', publicKey]);
+    let r = await trusting(['install', '--substituter', url, '--no-build', 'hello']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(spawnSync(join(sb.dir, 'https-trusting/profiles/default/bin/hello'), []).status, 0);
+
+    const untrusting = client('https-untrusting');
+    await untrusting(['keys', 'trust', publicKey]);
+    r = await untrusting(['cache', 'info', url]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /E_CACHE_TLS\]: https:\/\/127\.0\.0\.1:\d+\/index\.json: the server's certificate is not trusted here \(self[- ]signed certificate\)/,
+    );
+    assert.match(r.stderr, /hint: .*NODE_EXTRA_CA_CERTS=/);
+    r = await untrusting(['install', '--substituter', url, '--no-build', 'hello']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /warning \[E_CACHE_TLS\].*not using this cache\n\s+hint: .*NODE_EXTRA_CA_CERTS=/);
+    const store = await fs.readdir(join(sb.dir, 'https-untrusting', 'store')).catch(() => []);
+    assert.deepEqual(
+      store.filter((f) => !f.startsWith('.')),
+      [],
+    );
   });
 
   test('config.toml http-timeout: a cache server that never answers is given up on, naming URL and wait', async () => {
@@ -284,6 +318,65 @@ describe('binary packages and caches', () => {
         fail(new Error(`ferry cache serve exited: ${err}`));
       });
     });
+  }
+
+  /** nginx over TLS, with a self-signed certificate for 127.0.0.1 made here; its URL and the certificate's file. */
+  async function startNginxTls(): Promise<{ url: string; cert: string }> {
+    const prefix = join(sb.dir, 'nginx-tls');
+    await fs.mkdir(join(prefix, 'logs'), { recursive: true });
+    const [cert, key] = [join(prefix, 'cert.pem'), join(prefix, 'key.pem')];
+    const made = spawnSync('openssl', [
+      ...[
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+      ],
+      ...[
+        '-subj',
+        '/CN=ferry test cache',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+    ]);
+    assert.equal(made.status, 0, made.stderr.toString());
+    const port = 20000 + ((process.pid + 1) % 20000);
+    const tmp = `${prefix}/tmp`;
+    const conf = `daemon off; master_process off; worker_processes 1; error_log ${prefix}/logs/error.log; pid ${prefix}/nginx.pid;
+events { worker_connections 64; }
+http { access_log off; client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
+  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; root ${cache}; } }
+`;
+    await fs.writeFile(join(prefix, 'nginx.conf'), conf);
+    const child = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], {
+      stdio: 'ignore',
+    });
+    servers.push(child);
+    // Up when it accepts a TCP connection (a TLS request would need the certificate trusted).
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((ok) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          ok(true);
+        }).on('error', () => {
+          ok(false);
+        });
+      });
+      if (up) return { url: `https://127.0.0.1:${port}`, cert };
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    throw new Error(
+      `nginx (TLS) did not start: ${await fs.readFile(join(prefix, 'logs/error.log'), 'utf8').catch(() => '')}`,
+    );
   }
 
   async function startNginx(): Promise<string> {
