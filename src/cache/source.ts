@@ -1,12 +1,13 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppError, isErrno, type Sha256 } from '../core/index.js';
+import { AppError, isAppError, isErrno, type Sha256 } from '../core/index.js';
 import {
   HTTP_ATTEMPTS,
   STALL_MS,
   httpGetBytes,
   isCertError,
+  overLimit,
   unreachable,
   type ArchiveInput,
 } from '../pkg/index.js';
@@ -26,6 +27,13 @@ export interface CacheSource {
   read(rel: string): Promise<Buffer | undefined>;
   input(rel: string, expect: Expected): Promise<ArchiveInput>;
 }
+
+/**
+ * The most bytes an index, a manifest or a signature may have: read whole before its signature is checked, so
+ * a hostile or broken server must not be able to send endless data (The Update Framework's "endless data"
+ * attack; archives are bounded by their signed size). An index of every Debian package would be ~16 MB.
+ */
+export const SMALL_FILE_MAX = 64 * 1024 * 1024;
 
 export function openSource(url: string, stallMs = STALL_MS): CacheSource {
   if (/^https?:\/\//.test(url)) return new HttpCacheSource(url.replace(/\/+$/, ''), stallMs);
@@ -57,10 +65,13 @@ export class DirCacheSource implements CacheSource {
   }
   // eslint-disable-next-line @typescript-eslint/require-await -- async, so that a failure is a rejection
   async read(rel: string): Promise<Buffer | undefined> {
+    const file = join(this.dir, rel);
     try {
-      return readFileSync(join(this.dir, rel));
+      if (statSync(file).size > SMALL_FILE_MAX) throw overLimit(`${this.url}/${rel}`, SMALL_FILE_MAX);
+      return readFileSync(file);
     } catch (e) {
       if (isErrno(e, 'ENOENT')) return undefined;
+      if (isAppError(e)) throw e;
       throw new AppError('E_CACHE_UNREACHABLE', `${this.url}/${rel}: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -99,8 +110,9 @@ export class HttpCacheSource implements CacheSource {
     const url = `${this.url}/${rel}`;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await httpGetBytes(url, this.stallMs);
+        return await httpGetBytes(url, this.stallMs, SMALL_FILE_MAX);
       } catch (e) {
+        if (isAppError(e)) throw e;
         if (attempt >= HTTP_ATTEMPTS || isCertError(e)) throw unreachable(url, e);
         await sleep(100 * 2 ** attempt);
       }

@@ -41,5 +41,6 @@ export {
   rangedGet,
   unreachable,
   isCertError,
+  overLimit,
   type ArchiveInput,
 } from './input.js';

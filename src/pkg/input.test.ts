@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { isAppError, sha256Bytes } from '../core/index.js';
 import { writeArchive } from './archive.js';
 import { extractHashed } from './extract.js';
-import { isCertError, openInput, rangedGet, unreachable, type ArchiveInput } from './input.js';
+import { httpGetBytes, isCertError, openInput, rangedGet, unreachable, type ArchiveInput } from './input.js';
 
 /**
  * A real HTTP server on loopback that misbehaves on purpose: cuts responses short, ignores Range, serves more
@@ -286,6 +286,49 @@ describe('archives over HTTP', () => {
     url: `${base}/${path}`,
     size,
     sha256: sha256Bytes(archive),
+  });
+
+  test('a small file over its limit is refused, declared or sent, and read no further', async () => {
+    const limit = 1024 * 1024;
+    const refused = (url: string) => (e: unknown) =>
+      isAppError(e) &&
+      e.code === 'E_CACHE_DOWNLOAD' &&
+      e.message === `${url}: more than ${limit} bytes, the most this file may have`;
+    // Endless chunks: refused once past the limit, the connection closed.
+    let sent = 0;
+    await withTcp(
+      (sock) => {
+        sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+        const chunk = Buffer.concat([
+          Buffer.from('10000\r\n'),
+          Buffer.alloc(0x10000, 1),
+          Buffer.from('\r\n'),
+        ]);
+        const more = () => {
+          while (!sock.destroyed && sock.write(chunk)) sent += 0x10000;
+          if (!sock.destroyed) sock.once('drain', more);
+        };
+        more();
+      },
+      async (url) => {
+        await assert.rejects(httpGetBytes(url, 5000, limit), refused(url));
+      },
+    );
+    assert.ok(sent < 64 * limit, `the server got to send ${sent} bytes`);
+    // A declared length over the limit: refused before the body.
+    await withTcp(
+      (sock) => sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${10 ** 12}\r\n\r\n`),
+      async (url) => {
+        await assert.rejects(httpGetBytes(url, 5000, limit), refused(url));
+      },
+    );
+    // At the limit: taken.
+    await withTcp(
+      (sock) => sock.end(`HTTP/1.1 200 OK\r\nContent-Length: ${limit}\r\n\r\n${'x'.repeat(limit)}`),
+      async (url) => {
+        assert.equal((await httpGetBytes(url, 5000, limit))?.length, limit);
+      },
+    );
   });
 
   test('an archive is extracted as it downloads, across two dropped connections', async () => {

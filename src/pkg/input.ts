@@ -189,8 +189,15 @@ export async function httpGet(
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 
-/** The whole body of a GET; undefined for 404; other statuses throw (the caller retries). */
-export async function httpGetBytes(url: string, stallMs = STALL_MS): Promise<Buffer | undefined> {
+/**
+ * The whole body of a GET; undefined for 404; other statuses throw (the caller retries). A body over `maxBytes`
+ * (declared or sent) is an E_CACHE_DOWNLOAD, read no further: a server must not be able to fill memory.
+ */
+export async function httpGetBytes(
+  url: string,
+  stallMs = STALL_MS,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<Buffer | undefined> {
   const res = await httpGet(url, {}, stallMs);
   if (res.statusCode === 404) {
     res.resume();
@@ -200,9 +207,29 @@ export async function httpGetBytes(url: string, stallMs = STALL_MS): Promise<Buf
     res.resume();
     throw new Error(`HTTP ${res.statusCode}`);
   }
+  if (Number(res.headers['content-length'] ?? 0) > maxBytes) {
+    res.destroy();
+    throw overLimit(url, maxBytes);
+  }
   const parts: Buffer[] = [];
-  for await (const chunk of res as AsyncIterable<Buffer>) parts.push(chunk);
-  return Buffer.concat(parts);
+  let length = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > maxBytes) throw overLimit(url, maxBytes); // leaving the loop destroys the response
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, length);
+}
+
+/** A small file (an index, a manifest, a signature) that is not small. */
+export function overLimit(url: string, maxBytes: number): AppError {
+  return new AppError(
+    'E_CACHE_DOWNLOAD',
+    `${url}: more than ${maxBytes} bytes, the most this file may have`,
+    {
+      hint: "a cache's index, manifests and signatures are small files: check that the URL is a ferry cache",
+    },
+  );
 }
 
 function stalled(ms: number): Error {

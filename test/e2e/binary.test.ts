@@ -253,6 +253,23 @@ describe('binary packages and caches', () => {
     assert.match(e.stderr, /E_CACHE_EXPIRED/);
   });
 
+  test('an index over 64 MiB is refused unread, from a directory and over HTTP (endless data)', async () => {
+    const dir = join(sb.dir, 'bloated');
+    await fs.cp(cache, dir, { recursive: true });
+    await fs.truncate(join(dir, 'index.json'), 64 * 1024 * 1024 + 1);
+    const c = other('bloated-client');
+    await c(['keys', 'trust', publicKey]);
+    for (const url of [dir, await startFerryServe(dir)]) {
+      const r = await c(['cache', 'info', url]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /E_CACHE_DOWNLOAD\]: \S+\/index\.json: more than 67108864 bytes, the most this file may have/,
+      );
+      assert.match(r.stderr, /hint: .*check that the URL is a ferry cache/);
+    }
+  });
+
   test('files that embed the building root are rewritten for the installing root', async () => {
     const tree = join(sb.dir, 'ports-where');
     await writeSource(tree, 'where', 'src', { 'data.txt': 'payload\n' });
