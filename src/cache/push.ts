@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson, inParallel, sha256Bytes } from '../core/index.js';
+import { AppError, canonicalJson, inParallel, isErrno, sha256Bytes } from '../core/index.js';
 import { FileLock, pathExists, writeFileAtomic } from '../platform/index.js';
 import { packStorePath, packageFiles, signBytes, type SecretKey } from '../pkg/index.js';
 import type { Store, StoreId } from '../store/index.js';
@@ -30,16 +30,23 @@ export interface PushResult {
  * without its files. One pusher at a time per cache (a lock file in the cache directory).
  */
 export async function pushToDir(store: Store, dir: string, ids: readonly StoreId[], opts: PushOptions) {
-  await fs.mkdir(join(dir, PKG_DIR), { recursive: true });
+  await fs.mkdir(join(dir, PKG_DIR), { recursive: true }).catch((e: unknown) => {
+    throw new AppError('E_CACHE_UNREACHABLE', `${dir}: cannot make the cache here (${errorText(e)})`, {
+      hint: 'give `cache push` a directory path it may write to',
+      cause: e,
+    });
+  });
   const lock = await FileLock.acquire(join(dir, '.push.lock'));
   try {
+    await removeLeftovers(dir);
     const previous = await readPrevious(dir);
     const present: StoreId[] = [];
     const todo: StoreId[] = [];
     for (const id of ids) {
+      const files = packageFiles(join(dir, PKG_DIR), id);
       const cached =
         previous?.packages[id] !== undefined &&
-        (await pathExists(packageFiles(join(dir, PKG_DIR), id).archive));
+        (await Promise.all([files.archive, files.manifest, files.signature].map(pathExists))).every(Boolean);
       (cached ? present : todo).push(id);
       if (cached) opts.onPacked?.(id, true);
     }
@@ -75,9 +82,35 @@ export function signIndex(index: CacheIndex, key: SecretKey): string {
   return `${JSON.stringify({ signatures: [signature], signed: index }, null, 1)}\n`;
 }
 
+/**
+ * The index being replaced; undefined only when there is none. One that cannot be read stops the push: treated
+ * as absent, the new index would start again at version 1 without the packages listed before, and every client
+ * that saw the old one would refuse it as a rollback.
+ */
 async function readPrevious(dir: string): Promise<CacheIndex | undefined> {
-  const bytes = await fs.readFile(join(dir, INDEX_FILE)).catch(() => undefined);
+  const file = join(dir, INDEX_FILE);
+  const bytes = await fs.readFile(file).catch((e: unknown) => {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw new AppError('E_CACHE_UNREACHABLE', `${file}: cannot read the cache's index (${errorText(e)})`, {
+      hint: 'a push reads the index and replaces it: check the owner and permissions of the cache directory',
+      cause: e,
+    });
+  });
   if (bytes === undefined) return undefined;
   const env = readEnvelope(bytes, `file://${dir}/${INDEX_FILE}`);
   return parseIndex(Buffer.from(canonicalJson(env.signed)), `file://${dir}`);
+}
+
+/**
+ * Temporary files a push killed midway left (`.tmp-NAME-RANDOM`, see tempSibling). Only a push writes here, and
+ * this one holds the lock, so none of them is in use.
+ */
+async function removeLeftovers(dir: string): Promise<void> {
+  for (const d of [dir, join(dir, PKG_DIR)])
+    for (const name of await fs.readdir(d))
+      if (name.startsWith('.tmp-')) await fs.rm(join(d, name), { force: true, recursive: true });
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

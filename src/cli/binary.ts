@@ -149,7 +149,7 @@ export async function cachePushCommand(app: App, args: readonly string[]) {
   const ids = [...(await store.closure(roots))].sort();
   const r = await pushToDir(store, dir, ids, {
     key,
-    validDays: intOption(app.options, 'valid-days', 30),
+    validDays: validDays(app),
     now: new Date(),
     onPacked: (id, skipped) => {
       if (!skipped) app.ctx.reporter.info(`packed ${id}`);
@@ -203,6 +203,27 @@ export async function cacheServeCommand(app: App, args: readonly string[]) {
   });
   return { served: resolve(dir), port: actual };
 }
+
+/**
+ * Checked before anything is packed (a date past year 9999 failed only once all was packed). 0 is allowed, to
+ * withdraw a cache or to try how clients take an expired index, with a warning.
+ */
+function validDays(app: App): number {
+  const days = intOption(app.options, 'valid-days', 30);
+  if (days > MAX_VALID_DAYS)
+    throw new AppError('E_USAGE', `--valid-days expects at most ${MAX_VALID_DAYS} days, got ${days}`, {
+      hint: 'clients refuse an index once it expires: publish again (`ferry cache push`) before then',
+    });
+  if (days === 0)
+    app.ctx.reporter.warn(
+      undefined,
+      '--valid-days 0: the index expires now, and clients refuse it (E_CACHE_EXPIRED) until the next push',
+    );
+  return days;
+}
+
+/** A hundred years. */
+const MAX_VALID_DAYS = 36_500;
 
 /** Options for a substitution that asks no cache (nothing is read from them). */
 const SKIP = {

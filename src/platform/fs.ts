@@ -36,14 +36,15 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   const tmp = tempSibling(path);
   const fh = await fs.open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.rename(tmp, path);
   } catch (e) {
+    // A failed write or fsync (disk full, I/O error) leaves no temporary file behind, as a failed rename does not.
     await fs.rm(tmp, { force: true });
     throw e;
   }

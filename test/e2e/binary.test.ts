@@ -253,6 +253,43 @@ describe('binary packages and caches', () => {
     assert.match(e.stderr, /E_CACHE_EXPIRED/);
   });
 
+  test('cache push: repairs a package missing a file, removes leftovers, and stops on what it cannot read', async () => {
+    const push = (dest: string, ...more: string[]) =>
+      sb.ferry([...ports, 'cache', 'push', dest, 'hello', ...more]);
+    const dir = join(sb.dir, 'repaired');
+    await fs.cp(cache, dir, { recursive: true });
+    const sig = (await fs.readdir(join(dir, 'pkg'))).find((f) => f.endsWith('.json.sig')) ?? '';
+    await fs.rm(join(dir, 'pkg', sig));
+    await fs.writeFile(join(dir, 'pkg', '.tmp-x.tar.gz-0123456789ab'), 'left by a killed push');
+    await fs.writeFile(join(dir, '.tmp-index.json-0123456789ab'), '{');
+    let r = await push(dir, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((json(r.stdout).packed as unknown[]).length, 1, 'the package without its signature, again');
+    assert.ok((await fs.readdir(join(dir, 'pkg'))).includes(sig));
+    const left = [...(await fs.readdir(dir)), ...(await fs.readdir(join(dir, 'pkg')))].filter((f) =>
+      f.startsWith('.tmp-'),
+    );
+    assert.deepEqual(left, []);
+
+    // An index that cannot be read is not taken for none (that would restart at version 1): nothing is packed.
+    const unreadable = join(sb.dir, 'unreadable');
+    await fs.mkdir(join(unreadable, 'index.json'), { recursive: true });
+    r = await push(unreadable);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_CACHE_UNREACHABLE.*unreadable\/index\.json: cannot read the cache's index/);
+    assert.deepEqual(await fs.readdir(join(unreadable, 'pkg')), []);
+
+    const file = join(sb.dir, 'a-file');
+    await fs.writeFile(file, '');
+    r = await push(file);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /E_CACHE_UNREACHABLE.*a-file: cannot make the cache here/);
+
+    r = await push(join(sb.dir, 'never-made'), '--valid-days', '99999999');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /E_USAGE.*--valid-days expects at most 36500 days/);
+  });
+
   test('an index over 64 MiB is refused unread, from a directory and over HTTP (endless data)', async () => {
     const dir = join(sb.dir, 'bloated');
     await fs.cp(cache, dir, { recursive: true });
