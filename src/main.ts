@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { isAppError } from './core/index.js';
+import { fromSystemError, isAppError } from './core/index.js';
 import { App } from './cli/app.js';
 import { parseArgs, usage } from './cli/args.js';
 import { COMMANDS } from './cli/commands.js';
@@ -40,7 +40,8 @@ async function main(argv: readonly string[]): Promise<number> {
   return outcome.exitCode;
 }
 
-function report(e: unknown, json: boolean): number {
+function report(thrown: unknown, json: boolean): number {
+  const e = fromSystemError(thrown);
   if (!isAppError(e)) {
     writeErr(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT.failure;

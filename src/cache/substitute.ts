@@ -193,6 +193,11 @@ async function installAll(
   const order: Order = { read: largestFirst(MANIFEST_READS), turn: turnsLargestFirst() };
   /** Whether the path is in the store by the time the promise settles. */
   const present = new Map<StoreId, Promise<boolean>>();
+  /**
+   * The first failure that is not the cache's (a full disk, a bug): no package starts after it, and it is thrown
+   * once those under way have ended, so no extraction is left running (or starting on a closed pool).
+   */
+  let fatal: { error: unknown } | undefined;
   const installOne = async (id: StoreId): Promise<boolean> => {
     if (await store.has(id)) return true;
     const f = await findOne(caches, id, order, opts);
@@ -202,7 +207,14 @@ async function installAll(
     refsOk.catch(() => undefined); // awaited below unless staging fails; a bug in a reference surfaces there too
     const size = f.cache.index.packages[id]?.archiveSize ?? 0;
     try {
-      const staged = await stageLimit(size, () => fetchAndStage(store, f, id, workers, opts));
+      const staged = await stageLimit(size, async () => {
+        if (fatal !== undefined) throw fatal.error;
+        // Marked before the slot is handed on, so the next package does not start.
+        return fetchAndStage(store, f, id, workers, opts).catch((e: unknown) => {
+          if (!isAppError(e)) fatal ??= { error: e };
+          throw e;
+        });
+      });
       if (staged === undefined) return true;
       if (!(await refsOk)) {
         await staged.discard();
@@ -217,14 +229,20 @@ async function installAll(
       return false;
     }
   };
+  const settled = (id: StoreId): Promise<boolean> =>
+    installOne(id).catch((e: unknown) => {
+      fatal ??= { error: e };
+      return false;
+    });
   const visit = (id: StoreId): Promise<boolean> => {
     let p = present.get(id);
-    if (p === undefined) present.set(id, (p = installOne(id)));
+    if (p === undefined) present.set(id, (p = settled(id)));
     return p;
   };
   const size = (id: StoreId) =>
     caches.find((c) => c.index.packages[id])?.index.packages[id]?.archiveSize ?? 0;
   await Promise.all([...need].sort((a, b) => size(b) - size(a)).map(visit));
+  if (fatal !== undefined) throw fatal.error;
   return installed;
 }
 

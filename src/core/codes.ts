@@ -3,6 +3,7 @@
  */
 export const codes = {
   E_USAGE: 'bad command line',
+  E_SYSTEM: 'the operating system refused a file or process operation (disk full, permission denied, …)',
   E_RECIPE_SYNTAX: 'recipe is not valid TOML',
   E_RECIPE_FIELD: 'recipe field has a wrong value',
   E_RECIPE_NOT_FOUND: 'no recipe for a requested package',

@@ -22,6 +22,7 @@ export class ExtractPool {
   private readonly live: Slot[] = [];
   private readonly jobs = new Map<number, Job>();
   private next = 0;
+  private closed = false;
 
   private constructor(size: number) {
     this.size = size;
@@ -40,6 +41,8 @@ export class ExtractPool {
 
   /** Runs on the least busy worker; each worker runs its jobs one at a time, in the order given. */
   readonly extract: Extractor = async (req, onBytes) => {
+    // A job after close() would start a worker that nothing ends, and the process would never exit.
+    if (this.closed) throw new Error('Assertion failed: an extraction job after the pool was closed');
     const slot = this.pick();
     const id = this.next++;
     slot.jobs.add(id);
@@ -59,8 +62,9 @@ export class ExtractPool {
     while (this.live.length < this.size) this.spawn();
   }
 
-  /** Ends the workers (a pool left open would keep the process alive). */
+  /** Ends the workers (a pool left open would keep the process alive); no job is taken after. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.live.map((s) => s.worker.terminate()));
   }
 

@@ -107,6 +107,12 @@ export interface SerializedError {
   readonly hint?: string;
   readonly details?: Readonly<Record<string, unknown>>;
   readonly stack?: string;
+  /** A system error's errno code, call and path (ENOSPC, write, …), so the main thread can say what to do. */
+  readonly system?: {
+    readonly code: string;
+    readonly syscall: string | undefined;
+    readonly path: string | undefined;
+  };
 }
 
 export function serializeError(e: unknown): SerializedError {
@@ -117,9 +123,13 @@ export function serializeError(e: unknown): SerializedError {
       details: e.details,
       ...(e.hint === undefined ? {} : { hint: e.hint }),
     };
-  return e instanceof Error
-    ? { message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) }
-    : { message: String(e) };
+  if (!(e instanceof Error)) return { message: String(e) };
+  const { code, syscall, path } = e as NodeJS.ErrnoException;
+  return {
+    message: e.message,
+    ...(e.stack === undefined ? {} : { stack: e.stack }),
+    ...(typeof code === 'string' ? { system: { code, syscall, path } } : {}),
+  };
 }
 
 /** The error as the worker threw it: an AppError keeps its code, hint and details. */
@@ -129,7 +139,8 @@ export function deserializeError(e: SerializedError): Error {
       ...(e.hint === undefined ? {} : { hint: e.hint }),
       ...(e.details === undefined ? {} : { details: e.details }),
     });
-  const err = new Error(e.message);
+  const err: NodeJS.ErrnoException = new Error(e.message);
   if (e.stack !== undefined) err.stack = e.stack;
+  if (e.system !== undefined) Object.assign(err, e.system);
   return err;
 }

@@ -163,6 +163,9 @@ function makeTarget(dir: string): number {
 function asArchiveError(e: unknown, st: ExtractState): unknown {
   if (isAppError(e)) return e;
   const code = e instanceof Error && 'code' in e ? String(e.code) : '';
+  // A write's error names no file (ENOSPC, EIO): the target directory says where.
+  if (/^E[A-Z]+$/.test(code) && (e as NodeJS.ErrnoException).path === undefined)
+    (e as NodeJS.ErrnoException).path = st.root;
   if (code.startsWith('Z_'))
     return failArchive('E_ARCHIVE_CORRUPT', st, `is not valid gzip data (${(e as Error).message})`, {
       cause: e,

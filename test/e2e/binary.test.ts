@@ -9,6 +9,7 @@ import {
   examplePorts,
   ferryBin,
   makeSandbox,
+  requireCapability,
   runCli,
   writeRecipe,
   writeSource,
@@ -306,6 +307,52 @@ describe('binary packages and caches', () => {
       assert.match(r.stderr, /hint: .*check that the URL is a ferry cache/);
     }
   });
+
+  test(
+    'a disk that fills mid-install: E_SYSTEM with the fix, nothing half-installed, and the command ends',
+    { skip: requireCapability(process.getuid?.() === 0, 'root, to mount a small tmpfs') },
+    async () => {
+      const tree = join(sb.dir, 'ports-big');
+      await writeSource(tree, 'big', 'src', { 'seed.txt': 'x\n' });
+      const script = ['mkdir -p "$PREFIX/share"', 'yes 0123456789 | head -c 3000000 > "$PREFIX/share/blob"'];
+      const q = '"""';
+      await writeRecipe(
+        tree,
+        'big',
+        '1.0',
+        `[[source]]\npath = "src"\n[build]\nsystem = "script"\nscript = ${q}\n${script.join('\n')}\n${q}\n`,
+      );
+      const bigCache = join(sb.dir, 'cache-big');
+      assert.equal((await sb.ferry(['--ports', tree, 'build', 'big'])).code, 0);
+      assert.equal((await sb.ferry(['--ports', tree, 'cache', 'push', bigCache, 'big'])).code, 0);
+      const small = join(sb.dir, 'small-disk');
+      await fs.mkdir(small);
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+      assert.equal(mounted.status, 0, mounted.stderr.toString());
+      try {
+        const root = join(small, 'root');
+        const c = (args: readonly string[]) =>
+          runCli([ferryBin, '--root', root, '--ports', tree, ...args], sb.env);
+        assert.equal((await c(['keys', 'trust', publicKey])).code, 0);
+        const r = await c(['install', '--substituter', bigCache, '--no-build', 'big']);
+        assert.equal(r.code, 1);
+        assert.match(
+          r.stderr,
+          /error \[E_SYSTEM\]: ENOSPC: no space left on device, write \(\S+\/store\/\.tmp-/,
+        );
+        assert.match(r.stderr, /hint: the file system is full/);
+        const store = await fs.readdir(join(root, 'store'));
+        assert.deepEqual(
+          store.filter((f) => !f.startsWith('.') || f.startsWith('.tmp-')),
+          [],
+          'no store path, no extraction left behind',
+        );
+        assert.equal(await fs.stat(join(root, 'profiles', 'default')).catch(() => undefined), undefined);
+      } finally {
+        spawnSync('umount', [small]);
+      }
+    },
+  );
 
   test('files that embed the building root are rewritten for the installing root', async () => {
     const tree = join(sb.dir, 'ports-where');
