@@ -1,12 +1,18 @@
 import { readFileSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import * as fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, isErrno } from '../core/index.js';
 
-/** Who holds a lock: the pid and the process's start time, so a reused pid is not mistaken for the owner. */
+/**
+ * Who holds a lock: the pid and the process's start time, so a reused pid is not mistaken for the owner, and
+ * the host, so a lock on a shared file system (a cache directory over NFS) is not broken by another machine,
+ * where that pid means nothing. Empty in locks of older ferry versions.
+ */
 interface Owner {
   readonly pid: number;
   readonly start: string;
+  readonly host: string;
 }
 
 /**
@@ -35,10 +41,7 @@ export class FileLock {
       }
       if (!warned) options.onWait?.(owner.pid);
       warned = true;
-      if (Date.now() > deadline)
-        throw new AppError('E_STORE_LOCKED', `${path} is held by process ${owner.pid}`, {
-          hint: `wait for process ${owner.pid} to finish, or stop it`,
-        });
+      if (Date.now() > deadline) throw locked(path, owner);
       await sleep(50);
     }
   }
@@ -58,6 +61,16 @@ export class FileLock {
   }
 }
 
+function locked(path: string, owner: Owner): AppError {
+  if (isForeign(owner))
+    return new AppError('E_STORE_LOCKED', `${path} is held by process ${owner.pid} on host ${owner.host}`, {
+      hint: `wait for it to finish there; if that process is gone (the host crashed), remove ${path}`,
+    });
+  return new AppError('E_STORE_LOCKED', `${path} is held by process ${owner.pid}`, {
+    hint: `wait for process ${owner.pid} to finish, or stop it`,
+  });
+}
+
 /** True when a live process holds the lock at `path` (for cleaning what only dead processes left). */
 export async function isLockHeld(path: string): Promise<boolean> {
   const owner = await readOwner(path);
@@ -68,7 +81,7 @@ export async function isLockHeld(path: string): Promise<boolean> {
 // trip through the thread pool each (several milliseconds at a cold start).
 function tryCreate(path: string): boolean {
   try {
-    symlinkSync(`${process.pid} ${ownStart()}`, path);
+    symlinkSync(`${process.pid} ${ownStart()} ${hostname()}`, path);
     return true;
   } catch (e) {
     if (isErrno(e, 'EEXIST')) return false;
@@ -78,9 +91,9 @@ function tryCreate(path: string): boolean {
 
 async function readOwner(path: string): Promise<Owner | undefined> {
   try {
-    const [pid = '', start = ''] = (await ownerText(path)).trim().split(' ');
+    const [pid = '', start = '', host = ''] = (await ownerText(path)).trim().split(' ');
     const n = Number.parseInt(pid, 10);
-    return Number.isFinite(n) ? { pid: n, start } : undefined;
+    return Number.isFinite(n) ? { pid: n, start, host } : undefined;
   } catch (e) {
     if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return undefined;
     throw e;
@@ -101,7 +114,7 @@ async function ownerText(path: string): Promise<string> {
 async function breakStale(path: string, seen: Owner | undefined): Promise<void> {
   const grave = `${path}.stale-${process.pid}-${unique()}`;
   const now = await readOwner(path);
-  if (now?.pid !== seen?.pid || now?.start !== seen?.start) return;
+  if (now?.pid !== seen?.pid || now?.start !== seen?.start || now?.host !== seen?.host) return;
   try {
     await fs.rename(path, grave);
   } catch (e) {
@@ -111,7 +124,13 @@ async function breakStale(path: string, seen: Owner | undefined): Promise<void> 
   await fs.rm(grave, { recursive: true, force: true });
 }
 
+/** A lock taken on another machine: whether its process lives cannot be told from here. */
+function isForeign(owner: Owner): boolean {
+  return owner.host !== '' && owner.host !== hostname();
+}
+
 function isAlive(owner: Owner): boolean {
+  if (isForeign(owner)) return true;
   if (owner.pid === process.pid) return true;
   try {
     process.kill(owner.pid, 0);
