@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -85,6 +85,47 @@ describe('ferry cache serve', () => {
   test('a FIFO in the directory is not waited on', async () => {
     assert.equal((await get('/pkg/fifo.json')).status, 404);
     assert.equal((await get('/index.json')).status, 200, 'the server still answers');
+  });
+
+  test('out of file descriptors, it answers 503 (try again), not 404 (the package is missing)', async () => {
+    // A server of its own in a child process, its descriptor limit then set just above the lowest free one:
+    // the next connection is accepted on that one, and opening the file fails with EMFILE.
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { serveCache } = await import(${JSON.stringify(new URL('./serve.js', import.meta.url).href)});
+         const s = await serveCache(${JSON.stringify(dir)}, 0, '127.0.0.1');
+         console.log(s.address().port);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const childPort = await new Promise<number>((ok) =>
+        child.stdout.once('data', (d: Buffer) => {
+          ok(Number(d));
+        }),
+      );
+      const fds = new Set(readdirSync(`/proc/${child.pid}/fd`).map(Number));
+      let free = 0;
+      while (fds.has(free)) free++;
+      const limited = spawnSync('prlimit', [`--pid=${child.pid}`, `--nofile=${free + 1}:${free + 1}`]);
+      assert.equal(limited.status, 0, limited.stderr.toString());
+      const r = await new Promise<{ status: number; retry: unknown }>((ok, fail) => {
+        request({ host: '127.0.0.1', port: childPort, path: '/index.json' }, (res) => {
+          res.resume();
+          ok({ status: res.statusCode ?? 0, retry: res.headers['retry-after'] });
+        })
+          .on('error', fail)
+          .end();
+      });
+      assert.deepEqual(r, { status: 503, retry: '1' });
+    } finally {
+      const closed = new Promise((ok) => child.once('close', ok));
+      child.kill();
+      await closed; // its pipes closed before the next test counts descriptors
+    }
   });
 
   test('clients that go away mid-file leave no file open', async () => {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, normalize, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { isErrno } from '../core/index.js';
 
 /**
  * A connection that takes nothing and sends nothing for this long is closed: a client that stops reading would
@@ -40,6 +41,7 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
   if (rel === undefined) return void res.writeHead(400).end();
   if (rel.split(sep).some((c) => c === '..' || c.startsWith('.'))) return void res.writeHead(404).end();
   const fh = await openInside(root, rel);
+  if (fh === 'busy') return void res.writeHead(503, { 'retry-after': '1' }).end();
   if (fh === undefined) return void res.writeHead(404).end();
   try {
     // Measured on the open file: a push that renames another file over this name meanwhile changes neither
@@ -81,13 +83,15 @@ function relativePath(url: string | undefined): string | undefined {
  * `rel` opened for reading when it is a file inside `root` by its real path: `ferry cache push` writes no links,
  * so one that leads elsewhere (a link to /etc in the served directory) is not followed out.
  */
-async function openInside(root: string, rel: string): Promise<fs.FileHandle | undefined> {
+async function openInside(root: string, rel: string): Promise<fs.FileHandle | 'busy' | undefined> {
   const real = await fs.realpath(join(root, rel)).catch(() => undefined);
   if (!real?.startsWith(`${root}${sep}`)) return undefined;
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, holding one of libuv's four threads for good.
+  // Out of descriptors is this server's state, not the file's: a 404 would tell the client the package is
+  // missing ("push it again"); a 503 makes it try again.
   return fs
     .open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-    .catch(() => undefined);
+    .catch((e: unknown) => (isErrno(e, 'EMFILE') || isErrno(e, 'ENFILE') ? 'busy' : undefined));
 }
 
 /**
