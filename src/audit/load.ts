@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { AppError, isErrno } from '../core/index.js';
+import { AppError, isErrno, messageOf } from '../core/index.js';
 import { readOsvDocument } from './osv.js';
 import { verifyClearsigned } from './pgp.js';
 import { looksLikePkgVulnerabilities, parsePkgVulnerabilities, type PkgVulnerabilities } from './pkgsrc.js';
@@ -184,15 +184,11 @@ function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new AppError(
-      'E_ADVISORY_FORMAT',
-      `${source} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
-      {
-        hint: 'download the advisories again',
-        details: { file: source },
-        cause: e,
-      },
-    );
+    throw new AppError('E_ADVISORY_FORMAT', `${source} is not valid JSON: ${messageOf(e)}`, {
+      hint: 'download the advisories again',
+      details: { file: source },
+      cause: e,
+    });
   }
 }
 

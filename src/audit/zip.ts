@@ -1,5 +1,5 @@
 import { inflateRawSync } from 'node:zlib';
-import { AppError } from '../core/index.js';
+import { AppError, messageOf } from '../core/index.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -81,7 +81,7 @@ export function readZip(
       try {
         content = inflateRawSync(raw, { maxOutputLength: Math.max(1, usize) });
       } catch (e) {
-        return bad(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+        return bad(`${name}: ${messageOf(e)}`);
       }
     } else return bad(`${name} uses compression method ${method} (only stored and deflate are read)`);
     if (content.length !== usize)

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError, canonicalJson, inParallel, isErrno, sha256Bytes } from '../core/index.js';
+import { AppError, canonicalJson, inParallel, isErrno, messageOf, sha256Bytes } from '../core/index.js';
 import { FileLock, pathExists, writeFileAtomic } from '../platform/index.js';
 import { packStorePath, packageFiles, signBytes, type SecretKey } from '../pkg/index.js';
 import type { Store, StoreId } from '../store/index.js';
@@ -31,7 +31,7 @@ export interface PushResult {
  */
 export async function pushToDir(store: Store, dir: string, ids: readonly StoreId[], opts: PushOptions) {
   await fs.mkdir(join(dir, PKG_DIR), { recursive: true }).catch((e: unknown) => {
-    throw new AppError('E_CACHE_UNREACHABLE', `${dir}: cannot make the cache here (${errorText(e)})`, {
+    throw new AppError('E_CACHE_UNREACHABLE', `${dir}: cannot make the cache here (${messageOf(e)})`, {
       hint: 'give `cache push` a directory path it may write to',
       cause: e,
     });
@@ -91,7 +91,7 @@ async function readPrevious(dir: string): Promise<CacheIndex | undefined> {
   const file = join(dir, INDEX_FILE);
   const bytes = await fs.readFile(file).catch((e: unknown) => {
     if (isErrno(e, 'ENOENT')) return undefined;
-    throw new AppError('E_CACHE_UNREACHABLE', `${file}: cannot read the cache's index (${errorText(e)})`, {
+    throw new AppError('E_CACHE_UNREACHABLE', `${file}: cannot read the cache's index (${messageOf(e)})`, {
       hint: 'a push reads the index and replaces it: check the owner and permissions of the cache directory',
       cause: e,
     });
@@ -109,8 +109,4 @@ async function removeLeftovers(dir: string): Promise<void> {
   for (const d of [dir, join(dir, PKG_DIR)])
     for (const name of await fs.readdir(d))
       if (name.startsWith('.tmp-')) await fs.rm(join(d, name), { force: true, recursive: true });
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -5,6 +5,7 @@ import {
   canonicalJson,
   isAppError,
   largestFirst,
+  messageOf,
   sha256Bytes,
   storeHash,
   turnsLargestFirst,
@@ -324,7 +325,7 @@ async function fetchAndStage(
     opts.reporter.finish(act, 'ok');
     return staged;
   } catch (e) {
-    opts.reporter.finish(act, 'failed', e instanceof Error ? e.message : String(e));
+    opts.reporter.finish(act, 'failed', messageOf(e));
     throw e;
   }
 }

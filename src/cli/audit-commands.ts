@@ -22,7 +22,7 @@ import {
   type SbomComponent,
   type SourceInfo,
 } from '../audit/index.js';
-import { AppError, isAppError, isErrno } from '../core/index.js';
+import { AppError, isAppError, isErrno, messageOf } from '../core/index.js';
 import { Profile } from '../profile/index.js';
 import { parseManifest } from '../resolve/index.js';
 import { removeTree, writeFileAtomic } from '../platform/index.js';
@@ -429,14 +429,10 @@ async function fetchOne(app: App, source: string, keys: readonly string[]) {
       try {
         res = await fetch(source, app.ctx.signal === undefined ? {} : { signal: app.ctx.signal });
       } catch (e) {
-        throw new AppError(
-          'E_ADVISORY_FETCH',
-          `cannot download ${source}: ${e instanceof Error ? e.message : String(e)}`,
-          {
-            hint: 'check the URL and the network; audits keep using the last fetched copy',
-            cause: e,
-          },
-        );
+        throw new AppError('E_ADVISORY_FETCH', `cannot download ${source}: ${messageOf(e)}`, {
+          hint: 'check the URL and the network; audits keep using the last fetched copy',
+          cause: e,
+        });
       }
       if (!res.ok)
         throw new AppError('E_ADVISORY_FETCH', `cannot download ${source}: HTTP ${res.status}`, {

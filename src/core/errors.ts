@@ -31,6 +31,18 @@ export function isErrno(e: unknown, code: string): boolean {
   return e instanceof Error && 'code' in e && (e as NodeJS.ErrnoException).code === code;
 }
 
+/** An error of a system call (ENOSPC, EACCES…), as Node makes them: an errno code and the call's name. */
+export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  if (!(e instanceof Error)) return false;
+  const { code, syscall } = e as NodeJS.ErrnoException;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && typeof syscall === 'string';
+}
+
+/** The message of anything thrown. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** What to do about the operating system's refusals that a user can act on. */
 const SYSTEM_HINTS: Readonly<Record<string, string>> = {
   ENOSPC: 'the file system is full: free space on it, or use a --root (or TMPDIR) on another one',
@@ -50,9 +62,8 @@ const SYSTEM_HINTS: Readonly<Record<string, string>> = {
  * (writes and fsyncs through a file handle name none).
  */
 export function fromSystemError(e: unknown): unknown {
-  if (!(e instanceof Error) || isAppError(e)) return e;
-  const { code, syscall, path } = e as NodeJS.ErrnoException;
-  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code) || typeof syscall !== 'string') return e;
+  if (!isSystemError(e) || isAppError(e)) return e;
+  const { code = '', syscall, path } = e;
   const where = path !== undefined && !e.message.includes(path) ? ` (${path})` : '';
   return new AppError('E_SYSTEM', `${e.message}${where}`, {
     cause: e,

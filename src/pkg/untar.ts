@@ -25,7 +25,7 @@ import {
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { AppError, assert, isAppError, isErrno, type Sha256 } from '../core/index.js';
+import { AppError, assert, isAppError, isErrno, isSystemError, type Sha256 } from '../core/index.js';
 import { readPieces, removeTree } from '../platform/index.js';
 import { Gunzip, inflateInPlace } from './gunzip.js';
 import {
@@ -164,8 +164,7 @@ function asArchiveError(e: unknown, st: ExtractState): unknown {
   if (isAppError(e)) return e;
   const code = e instanceof Error && 'code' in e ? String(e.code) : '';
   // A write's error names no file (ENOSPC, EIO): the target directory says where.
-  if (/^E[A-Z]+$/.test(code) && (e as NodeJS.ErrnoException).path === undefined)
-    (e as NodeJS.ErrnoException).path = st.root;
+  if (isSystemError(e)) e.path ??= st.root;
   if (code.startsWith('Z_'))
     return failArchive('E_ARCHIVE_CORRUPT', st, `is not valid gzip data (${(e as Error).message})`, {
       cause: e,

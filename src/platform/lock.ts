@@ -81,7 +81,7 @@ export async function isLockHeld(path: string): Promise<boolean> {
 // trip through the thread pool each (several milliseconds at a cold start).
 function tryCreate(path: string): boolean {
   try {
-    symlinkSync(`${process.pid} ${ownStart()} ${hostname()}`, path);
+    symlinkSync(`${process.pid} ${ownStart()} ${thisHost()}`, path);
     return true;
   } catch (e) {
     if (isErrno(e, 'EEXIST')) return false;
@@ -126,7 +126,7 @@ async function breakStale(path: string, seen: Owner | undefined): Promise<void> 
 
 /** A lock taken on another machine: whether its process lives cannot be told from here. */
 function isForeign(owner: Owner): boolean {
-  return owner.host !== '' && owner.host !== hostname();
+  return owner.host !== '' && owner.host !== thisHost();
 }
 
 function isAlive(owner: Owner): boolean {
@@ -142,6 +142,14 @@ function isAlive(owner: Owner): boolean {
   // A zombie still answers kill(0); its state letter says it is gone. A different start time: a reused pid.
   if (stat.state === 'Z') return false;
   return owner.start === '' || owner.start === stat.start;
+}
+
+let hostName: string | undefined;
+
+/** Read once: a lock is taken per package. */
+function thisHost(): string {
+  hostName ??= hostname();
+  return hostName;
 }
 
 let ownStartTime: string | undefined;
