@@ -417,7 +417,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       {
         name: 'valid-days',
         value: 'N',
-        help: 'days until the index expires and clients refuse it (default 30)',
+        help: 'days until the index expires and clients refuse it (default 30; at most 36500; 0 withdraws the cache)',
       },
     ],
     run: async (app, args) => {
@@ -446,7 +446,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['cache', 'serve'],
     usage: 'ferry cache serve DIR [--port N] [--host ADDR]',
     summary: 'serve a cache directory over HTTP (static, read-only, with Range)',
-    description: 'Runs until interrupted. Any static web server serving DIR works the same.',
+    description:
+      'Runs until interrupted. Any static web server serving DIR works the same. Serves files inside DIR only (no `..`, no symbolic link leading out, no hidden files, no listings); closes connections idle for 60 s.',
     options: [
       { name: 'port', value: 'N', help: 'TCP port (default 8080; 0 picks a free one)' },
       { name: 'host', value: 'ADDR', help: 'address to listen on (default 127.0.0.1)' },
