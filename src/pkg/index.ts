@@ -26,6 +26,7 @@ export {
   installPackage,
   installPackageFiles,
   openManifest,
+  commitStaged,
   stagePackage,
   type HostPlatform,
   type StagedPackage,

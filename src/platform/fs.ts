@@ -33,6 +33,15 @@ export async function fsyncDir(dir: string): Promise<void> {
  * temp file, fsync, rename, fsync the directory.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await placeFile(path, data, mode);
+  await fsyncDir(dirname(path));
+}
+
+/**
+ * writeFileAtomic without its last step: the rename is durable once the caller fsyncs the directory, which it
+ * does once for many files (Store.registerAll).
+ */
+export async function placeFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = tempSibling(path);
   const fh = await fs.open(tmp, 'wx', mode);
   try {
@@ -48,7 +57,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await fs.rm(tmp, { force: true });
     throw e;
   }
-  await fsyncDir(dirname(path));
 }
 
 /** Point symlink `path` at `target` atomically (new link under a temp name, then rename over the old one). */

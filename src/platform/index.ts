@@ -4,6 +4,7 @@ export {
   makeWritable,
   readPieces,
   pathExists,
+  placeFile,
   readTextIfExists,
   removeTree,
   replaceSymlink,

@@ -6,6 +6,7 @@ import {
   FileLock,
   fsyncDir,
   isLockHeld,
+  placeFile,
   readTextIfExists,
   removeTree,
   replaceSymlink,
@@ -149,7 +150,9 @@ export class Profile {
     };
     try {
       await linkGeneration(this.store, tmp, this.name, packages);
-      await fs.writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+      // Synced itself: a directory's fsync makes its entries durable, not the data of a file just written (after
+      // a power cut, ext4 would keep a renamed generation with an empty manifest).
+      await placeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
       await syncTree(tmp);
       await fs.rename(tmp, join(this.gensDir, String(number)));
       await fsyncDir(this.gensDir);
@@ -231,9 +234,10 @@ async function sameContent(a: string, b: string, rel: string): Promise<boolean> 
   }
 }
 
+/** Every directory of the tree, side by side: fsyncs that overlap share a journal commit (ext4, xfs). */
 async function syncTree(dir: string): Promise<void> {
-  for (const e of await walkTree(dir)) if (e.kind === 'dir') await fsyncDir(join(dir, e.rel));
-  await fsyncDir(dir);
+  const dirs = (await walkTree(dir)).filter((e) => e.kind === 'dir').map((e) => join(dir, e.rel));
+  await Promise.all([...dirs, dir].map(fsyncDir));
 }
 
 export async function listProfiles(rootDir: string): Promise<string[]> {
