@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import {
   AppError,
   canonicalJson,
-  groupCommit,
   isAppError,
   largestFirst,
   messageOf,
@@ -15,14 +14,12 @@ import {
 import { readTextIfExists, writeFileAtomic } from '../platform/index.js';
 import {
   checkPlatform,
-  commitStaged,
   ExtractPool,
   stagePackage,
   openManifest,
   verifyBytes,
   type HostPlatform,
   type PackageManifest,
-  type StagedPackage,
   type TrustOptions,
 } from '../pkg/index.js';
 import type { Store, StoreId } from '../store/index.js';
@@ -197,8 +194,6 @@ async function installAll(
   const order: Order = { read: largestFirst(MANIFEST_READS), turn: turnsLargestFirst() };
   /** Whether the path is in the store by the time the promise settles. */
   const present = new Map<StoreId, Promise<boolean>>();
-  // A package is handed in once its references are registered, so no batch holds a package and its reference.
-  const commit = groupCommit<StagedPackage>((batch) => commitStaged(store, batch));
   /**
    * The first failure that is not the cache's (a full disk, a bug): no package starts after it, and it is thrown
    * once those under way have ended, so no extraction is left running (or starting on a closed pool).
@@ -226,7 +221,7 @@ async function installAll(
         await staged.discard();
         throw new AppError('E_CACHE_MISSING', `${id}: a path it references could not be substituted`);
       }
-      await commit(staged);
+      await staged.commit();
       installed.push(id);
       return true;
     } catch (e) {

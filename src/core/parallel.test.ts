@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { groupCommit, inParallel, largestFirst, turnsLargestFirst } from './parallel.js';
+import { inParallel, largestFirst, turnsLargestFirst } from './parallel.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,33 +86,4 @@ test('turnsLargestFirst lets one waiter in per turn of the event loop, largest f
   // Still works after the queue ran empty.
   await task(2);
   assert.deepEqual(log.slice(-3), ['2 in', '2 step', '2 done']);
-});
-
-test('groupCommit: the first item runs alone, and what comes in meanwhile goes in the next batch together', async () => {
-  const batches: number[][] = [];
-  const commit = groupCommit<number>(async (batch) => {
-    batches.push([...batch]);
-    await tick(20);
-  });
-  const first = commit(1);
-  await tick(5);
-  const rest = [commit(2), commit(3), commit(4)];
-  await Promise.all([first, ...rest]);
-  assert.deepEqual(batches, [[1], [2, 3, 4]]);
-  await commit(5);
-  assert.deepEqual(batches, [[1], [2, 3, 4], [5]]);
-});
-
-test('groupCommit: a failed batch fails its own items only, and later batches still run', async () => {
-  const commit = groupCommit<number>(async (batch) => {
-    await tick(10);
-    if (batch.includes(2)) throw new Error('batch with 2 failed');
-  });
-  const one = commit(1);
-  await tick(2);
-  const [two, three] = [commit(2), commit(3)];
-  await one;
-  await assert.rejects(two, /batch with 2 failed/);
-  await assert.rejects(three, /batch with 2 failed/);
-  await commit(4);
 });

@@ -85,39 +85,3 @@ function enqueue(waiting: Waiting[], size: number, go: () => void): void {
   const at = waiting.findIndex((w) => w.size < size);
   waiting.splice(at < 0 ? waiting.length : at, 0, { size, go });
 }
-
-/**
- * Group commit, as databases do it: `run` is called with one batch at a time, and what is handed in while a
- * batch runs goes into the next batch, all together. Each item's promise settles with its batch. The cost a
- * batch pays once (an install's directory fsyncs, one journal commit each) is then paid per batch, not per item,
- * and nothing waits for a batch to fill: the first item runs alone.
- */
-export function groupCommit<T>(run: (batch: readonly T[]) => Promise<void>): (item: T) => Promise<void> {
-  let queued: Pending<T>[] = [];
-  let running = false;
-  const drain = async () => {
-    running = true;
-    while (queued.length > 0) {
-      const batch = queued;
-      queued = [];
-      try {
-        await run(batch.map((p) => p.item));
-        for (const p of batch) p.done();
-      } catch (e) {
-        for (const p of batch) p.failed(e);
-      }
-    }
-    running = false;
-  };
-  return (item) =>
-    new Promise<void>((done, failed) => {
-      queued.push({ item, done, failed });
-      if (!running) void drain();
-    });
-}
-
-interface Pending<T> {
-  readonly item: T;
-  readonly done: () => void;
-  readonly failed: (e: unknown) => void;
-}

@@ -26,7 +26,6 @@ export {
   installPackage,
   installPackageFiles,
   openManifest,
-  commitStaged,
   stagePackage,
   type HostPlatform,
   type StagedPackage,

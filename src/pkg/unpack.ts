@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, isAppError, type Sha256 } from '../core/index.js';
 import { removeTree, tempSibling } from '../platform/index.js';
-import { rewriteBytes, type FileRecord, type Registration, type Store } from '../store/index.js';
+import { rewriteBytes, type FileRecord, type Store } from '../store/index.js';
 import type { ExtractedFile } from './untar.js';
 import { extractHashed, type Extractor } from './extract.js';
 import type { ArchiveInput } from './input.js';
@@ -79,29 +79,6 @@ export interface StagedPackage {
   /** Registers it (its references must be in the store by now), then releases the lock. */
   commit(): Promise<void>;
   discard(): Promise<void>;
-  /** What commitStaged registers. */
-  readonly registration: Registration;
-  readonly what: string;
-}
-
-/**
- * Commit several staged packages at once (Store.registerAll: three fsyncs in all). None may reference another
- * of the same call; each one's references must be in the store. Every lock is released, whatever happens.
- */
-export async function commitStaged(store: Store, staged: readonly StagedPackage[]): Promise<void> {
-  try {
-    for (const s of staged) {
-      const m = s.registration.meta;
-      const absent = store.missing(m.references.filter((r) => r !== m.id));
-      if (absent[0] !== undefined)
-        throw new AppError('E_STORE_PATH', `${s.what} needs ${absent[0]}, which is not in the store`, {
-          hint: 'install its dependencies first (a cache install does this in order)',
-        });
-    }
-    await store.registerAll(staged.map((s) => s.registration));
-  } finally {
-    await Promise.all(staged.map((s) => s.discard()));
-  }
 }
 
 /**
@@ -119,11 +96,9 @@ export async function stagePackage(
   if (await store.has(m.id)) return undefined;
   const lock = await store.lock(m.id);
   const tmp = store.tempOutName(m.id);
-  let prepared = false;
   const discard = async () => {
     try {
       await removeTree(tmp);
-      if (prepared) await store.unprepare(m.id);
     } finally {
       await lock.release();
     }
@@ -138,17 +113,19 @@ export async function stagePackage(
     const extracted = await extract({ input, target: tmp, what, want: m.archive.sha256, readOnly }, onBytes);
     const files = checkFiles(m, extracted, what);
     const moved = readOnly ? files : await relocateInto(tmp, m, files, store.rootDir);
-    // Everything but the rename happens now, while other packages are still fetched: committing is then one
-    // rename and a share of one fsync, and an install commits one level of its dependency graph after another.
-    prepared = true;
-    const registration = await store.prepare(tmp, metaOf(m, moved, store.rootDir), { readOnly });
-    const staged: StagedPackage = {
-      commit: () => commitStaged(store, [staged]),
-      discard,
-      registration,
-      what,
+    const commit = async () => {
+      try {
+        const absent = store.missing(m.references.filter((r) => r !== m.id));
+        if (absent[0] !== undefined)
+          throw new AppError('E_STORE_PATH', `${what} needs ${absent[0]}, which is not in the store`, {
+            hint: 'install its dependencies first (a cache install does this in order)',
+          });
+        await store.register(tmp, metaOf(m, moved, store.rootDir), { readOnly });
+      } finally {
+        await discard();
+      }
     };
-    return staged;
+    return { commit, discard };
   } catch (e) {
     await discard();
     throw e;

@@ -8,7 +8,7 @@ import { hashTree } from './hashtree.js';
 import { parseStoreId, type StoreId, type StoreMeta } from './meta.js';
 import { Store } from './store.js';
 
-async function prepared(store: Store, name: string, references: StoreId[] = []) {
+async function staged(store: Store, name: string, references: StoreId[] = []) {
   const id = parseStoreId(`${'a'.repeat(31)}${name.length}-${name}-1.0`);
   const tmpDir = await store.makeTempOut(id);
   await fs.mkdir(join(tmpDir, 'bin'));
@@ -32,14 +32,13 @@ async function prepared(store: Store, name: string, references: StoreId[] = []) 
     embeddedRoot: store.rootDir,
     builtAt: '2026-11-27T00:00:00.000Z',
   };
-  return store.prepare(tmpDir, meta);
+  return { tmpDir, meta };
 }
 
-test('prepare then registerAll: several paths at once, each with its metadata, read-only, nothing temporary left', async () => {
+test('register: the path with its metadata, read-only, nothing temporary left, and verify finds it whole', async () => {
   const store = await Store.open(mkdtempSync(join(tmpdir(), 'ferry-store-')));
-  const paths = [await prepared(store, 'one'), await prepared(store, 'two'), await prepared(store, 'six')];
-  await store.registerAll(paths);
-  await store.registerAll([]);
+  const paths = [await staged(store, 'one'), await staged(store, 'two')];
+  for (const p of paths) await store.register(p.tmpDir, p.meta);
   assert.deepEqual(store.missing(paths.map((p) => p.meta.id)), []);
   for (const p of paths) {
     assert.deepEqual(await store.readMeta(p.meta.id), p.meta);
@@ -51,15 +50,4 @@ test('prepare then registerAll: several paths at once, each with its metadata, r
     left.filter((f) => f.startsWith('.tmp-')),
     [],
   );
-});
-
-test('unprepare removes the metadata of a path that was prepared and never registered, and only that', async () => {
-  const store = await Store.open(mkdtempSync(join(tmpdir(), 'ferry-store-')));
-  const [kept, dropped] = [await prepared(store, 'kept'), await prepared(store, 'dropped')];
-  await store.registerAll([kept]);
-  await store.unprepare(kept.meta.id);
-  await store.unprepare(dropped.meta.id);
-  assert.deepEqual(await store.readMeta(kept.meta.id), kept.meta);
-  await assert.rejects(store.readMeta(dropped.meta.id), { code: 'E_STORE_PATH' });
-  assert.deepEqual(store.missing([kept.meta.id, dropped.meta.id]), [dropped.meta.id]);
 });

@@ -24,12 +24,6 @@ import {
   type StoreMeta,
 } from './meta.js';
 
-/** A store path prepared for registration: its files, read-only, under a temporary name; its metadata written. */
-export interface Registration {
-  readonly tmpDir: string;
-  readonly meta: StoreMeta;
-}
-
 export interface VerifyProblem {
   readonly id: string;
   readonly kind: 'modified' | 'missing' | 'unexpected' | 'no-metadata';
@@ -177,34 +171,11 @@ export class Store {
    * caller made every file and directory below it read-only already (an extraction that did it on the way).
    */
   async register(tmpDir: string, meta: StoreMeta, opts: { readOnly?: boolean } = {}): Promise<void> {
-    await this.registerAll([await this.prepare(tmpDir, meta, opts)]);
-  }
-
-  /**
-   * register() up to its rename: the metadata written and synced, the tree read-only. Metadata without its path
-   * is a state every reader allows (the path is absent until the rename; cleanUp removes the metadata of a
-   * process that died in between), so this can run while other paths are still being fetched.
-   */
-  async prepare(tmpDir: string, meta: StoreMeta, opts: { readOnly?: boolean } = {}): Promise<Registration> {
     await this.writeMeta(meta);
     if (opts.readOnly !== true) await makeReadOnly(tmpDir);
     await fs.chmod(tmpDir, 0o555);
-    return { tmpDir, meta };
-  }
-
-  /**
-   * The renames that finish register(), with one fsync of the store directory for all of them. A path listed
-   * must not reference another in the same call: that one's rename might be the one a power cut loses.
-   */
-  async registerAll(paths: readonly Registration[]): Promise<void> {
-    if (paths.length === 0) return;
-    for (const p of paths) await fs.rename(p.tmpDir, this.pathOf(p.meta.id));
+    await fs.rename(tmpDir, this.pathOf(meta.id));
     await fsyncDir(this.storeDir);
-  }
-
-  /** Removes the metadata prepare() wrote, unless the path was registered after all. */
-  async unprepare(id: StoreId): Promise<void> {
-    if (!(await this.has(id))) await fs.rm(join(this.metaDir, `${id}.json`), { force: true });
   }
 
   /** Store paths reachable from `ids` through run-time references, including `ids`. */
