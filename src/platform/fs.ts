@@ -38,8 +38,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 }
 
 /**
- * writeFileAtomic without its last step: the rename is durable once the caller fsyncs the directory, which it
- * does once for many files (Store.registerAll).
+ * writeFileAtomic without its last step: the rename is durable once the caller fsyncs the directory (a new
+ * generation's tree is synced whole, after every file in it is written).
  */
 export async function placeFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = tempSibling(path);

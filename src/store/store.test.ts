@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { hashTree } from './hashtree.js';
-import { parseStoreId, type StoreId, type StoreMeta } from './meta.js';
+import { parseStoreId, type StoreMeta } from './meta.js';
 import { Store } from './store.js';
 
-async function staged(store: Store, name: string, references: StoreId[] = []) {
-  const id = parseStoreId(`${'a'.repeat(31)}${name.length}-${name}-1.0`);
+async function staged(store: Store, name: string) {
+  const id = parseStoreId(`${'a'.repeat(32)}-${name}-1.0`);
   const tmpDir = await store.makeTempOut(id);
   await fs.mkdir(join(tmpDir, 'bin'));
   writeFileSync(join(tmpDir, 'bin', name), `#!/bin/sh\necho ${name}\n`, { mode: 0o755 });
@@ -24,7 +24,7 @@ async function staged(store: Store, name: string, references: StoreId[] = []) {
     summary: 'test',
     recipeHash: '0'.repeat(64) as StoreMeta['recipeHash'],
     sourceHashes: [],
-    references,
+    references: [],
     buildInputs: [],
     platform: { os: 'linux', arch: 'x64' },
     files: await hashTree(tmpDir),
