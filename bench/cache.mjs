@@ -208,7 +208,8 @@ async function main() {
   }
 
   // --- the cases, with their HTTP servers on loopback ------------------------------------------------------
-  // Order: ferry file://, ferry HTTP (its own server), ferry HTTP (nginx), Nix file:// gzip/zstd/none, Nix HTTP.
+  // Order: ferry file://, node alone (the floor), ferry HTTP (its own server), ferry HTTP (nginx), Nix file://
+  // gzip/zstd/none, Nix HTTP.
   /** @type {Case[]} */
   const nixCases = [];
   const ferryMb = ferryOk ? report.tools.ferry.cache.mb : 0;
@@ -218,6 +219,7 @@ async function main() {
     servers.push(s);
     await s.ready('/index.json');
     cases.push(ferryCase('ferry-file', 'ferry, file://', `file://${ferryCache}`, ferryMb));
+    cases.push(floorCase(ferryMb));
     cases.push(ferryCase('ferry-http', 'ferry, HTTP (ferry cache serve)', s.url, ferryMb));
   }
   if (nix !== undefined)
@@ -374,6 +376,31 @@ async function main() {
     };
   }
 
+  /**
+   * Not an install: Node running ferry's extractor alone over the same archives (see extractOnly), the floor
+   * under any `ferry install` from this cache on this runtime. @returns {Case}
+   */
+  function floorCase(/** @type {number} */ mb) {
+    return {
+      id: 'node-floor',
+      tool: 'node',
+      label: "node alone: ferry's extractor",
+      url: `file://${ferryCache}`,
+      cacheMb: mb,
+      times: [],
+      user: [],
+      sys: [],
+      rss: [],
+      installed: {},
+      run(dst) {
+        const t = ferry.extractOnly(ferryCache, dst);
+        if (t.status !== 0)
+          return { ...t, problems: [`exit ${t.status}: ${tail(t.stderr)}`], packages: 0, files: 0, bytes: 0 };
+        return { ...t, ...ferry.verifyTrees(dst, digests) };
+      },
+    };
+  }
+
   /** @returns {Case} */
   function nixCase(
     /** @type {string} */ id,
@@ -504,7 +531,7 @@ function render(r) {
       ? undefined
       : nixFile.reduce((/** @type {any} */ a, /** @type {any} */ b) => (b.minMs < a.minMs ? b : a));
   const ratio = (/** @type {any} */ c, /** @type {any} */ peer, key = 'minMs') =>
-    c.tool !== 'ferry' || peer === undefined ? '' : `${(c[key] / peer[key]).toFixed(2)}x`;
+    c.tool === 'nix' || peer === undefined ? '' : `${(c[key] / peer[key]).toFixed(2)}x`;
   const rows = [
     [
       'case',
@@ -565,7 +592,7 @@ function render(r) {
       `closure: ${cl.packages} packages (${cl.edges} edges), ${f(cl.mb, 1)} MB in ${cl.files} files; ferry and Nix trees identical: ${cl.identicalTrees === undefined ? '-' : `${cl.identicalTrees}/${cl.packages}`}.`,
     );
   out.push(
-    `times: wall clock of the whole command (process start to exit) into a fresh, empty root/store, min and median of ${r.options.runs} runs after one warm-up; every install verified (trees re-hashed against the built ones, the top program run; Nix: also nix-store --verify-path). MB/s = MB / median. user s, sys s: CPU time of the command (median). ratios: ferry's min / the Nix row's min (medians in the verdicts); "nix best" is Nix's fastest file:// setting (${nixBest?.label ?? '-'}). Load average at start ${r.machine.loadavg}, at end ${r.loadavgAtEnd} (${r.machine.cpus} CPUs).`,
+    `times: wall clock of the whole command (process start to exit) into a fresh, empty root/store, min and median of ${r.options.runs} runs after one warm-up; every install verified (trees re-hashed against the built ones, the top program run; Nix: also nix-store --verify-path). MB/s = MB / median. user s, sys s: CPU time of the command (median). ratios: ferry's (or node's) min / the Nix row's min (medians in the verdicts); "nix best" is Nix's fastest file:// setting (${nixBest?.label ?? '-'}). Load average at start ${r.machine.loadavg}, at end ${r.loadavgAtEnd} (${r.machine.cpus} CPUs).`,
   );
   if (r.tools.nix)
     out.push(
@@ -592,6 +619,11 @@ function render(r) {
   if (ff !== undefined && nixGzip !== undefined) verdicts.push(versus(ff, nixGzip, ' (same algorithm)'));
   if (ff !== undefined && nixBest !== undefined && nixBest !== nixGzip)
     verdicts.push(versus(ff, nixBest, " (Nix's fastest)"));
+  const floor = byId('node-floor');
+  if (floor !== undefined && nixBest !== undefined)
+    verdicts.push(
+      `${floor.label} (no checks, records or profile) vs ${nixBest.label}: ${(floor.minMs / nixBest.minMs).toFixed(2)}x (min), ${(floor.medianMs / nixBest.medianMs).toFixed(2)}x (median): the floor under ferry on this runtime, not a target`,
+    );
   const fh = byId('ferry-nginx');
   const nh = byId('nix-nginx');
   if (fh !== undefined && nh !== undefined) verdicts.push(versus(fh, nh, ' (same server)'));

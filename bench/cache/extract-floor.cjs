@@ -3,20 +3,21 @@
 // archives, largest first, and nothing else (no resolution, manifests, signatures, records or profile). The
 // floor under `ferry install` from the same cache; see bench/README.md ("What Node costs, measured alone").
 //
-//   /usr/bin/time node bench/cache/extract-floor.cjs CACHE/pkg EMPTY-DIR [WORKERS]
+//   /usr/bin/time node bench/cache/extract-floor.cjs CACHE/pkg EMPTY-DIR [WORKERS [EXTRACTOR]]
+//
+// EXTRACTOR is the worker script (default: this checkout's dist/ferry-extract.cjs); bench/cache.mjs passes its
+// snapshot's, and times this script as the "node alone" row. Each archive goes to EMPTY-DIR/<its base name>.
 const { readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 const { Worker } = require('node:worker_threads');
 
-const [pkgDir, dest, n = '2'] = process.argv.slice(2);
+const [pkgDir, dest, n = '2', extractor = join(__dirname, '../../dist/ferry-extract.cjs')] =
+  process.argv.slice(2);
 if (pkgDir === undefined || dest === undefined) {
-  console.error('usage: node bench/cache/extract-floor.cjs CACHE/pkg EMPTY-DIR [WORKERS]');
+  console.error('usage: node bench/cache/extract-floor.cjs CACHE/pkg EMPTY-DIR [WORKERS [EXTRACTOR]]');
   process.exit(2);
 }
-const workers = Array.from(
-  { length: Number(n) },
-  () => new Worker(join(__dirname, '../../dist/ferry-extract.cjs')),
-);
+const workers = Array.from({ length: Number(n) }, () => new Worker(extractor));
 const archives = readdirSync(pkgDir)
   .filter((f) => f.endsWith('.tar.gz'))
   .map((f) => ({ f, size: statSync(join(pkgDir, f)).size }))

@@ -4,7 +4,8 @@
  * command, each on its own root.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname, join } from 'node:path';
 import { Server } from './servers.mjs';
 import { ferryEnv, pkgKey, timed, treeDigest } from './measure.mjs';
@@ -129,6 +130,27 @@ export class FerryCli {
     });
   }
 
+  /**
+   * The floor under `install`: ferry's extractor alone in two worker threads over the cache's archives
+   * (extract-floor.cjs), with no resolution, manifest, signature, record or profile. Each archive's tree lands
+   * in `dst/<store path base name>`. @param {string} cacheDir @param {string} dst
+   */
+  extractOnly(cacheDir, dst) {
+    const script = fileURLToPath(new URL('./extract-floor.cjs', import.meta.url));
+    const extractor = join(dirname(this.main), 'ferry-extract.cjs');
+    mkdirSync(dst, { recursive: true });
+    return timed(process.execPath, [script, join(cacheDir, 'pkg'), dst, '2', extractor], { env: this.env });
+  }
+
+  /**
+   * Checks extractOnly's output: one tree per closure member, each equal to the built one.
+   * @param {string} dst @param {Map<string, string>} digests
+   */
+  verifyTrees(dst, digests) {
+    const trees = new Map(readdirSync(dst).map((n) => [pkgKey(n), join(dst, n)]));
+    return { ...compareTrees(trees, digests, 'tree'), packages: trees.size };
+  }
+
   /** `cache serve DIR --port N` in the background. @param {string} dir @param {number} port @param {string} log */
   serve(dir, port, log) {
     return new Server(
@@ -148,22 +170,8 @@ export class FerryCli {
    * @param {string} root @param {Map<string, string>} digests @param {string} program
    */
   verify(root, digests, program) {
-    const problems = [];
     const paths = this.storePaths(root);
-    let files = 0;
-    let bytes = 0;
-    for (const [key, want] of digests) {
-      const p = paths.get(key);
-      if (p === undefined) {
-        problems.push(`${key} is missing`);
-        continue;
-      }
-      const d = treeDigest(p);
-      files += d.files;
-      bytes += d.bytes;
-      if (d.digest !== want) problems.push(`${key}: content differs from the built tree`);
-    }
-    for (const key of paths.keys()) if (!digests.has(key)) problems.push(`unexpected store path ${key}`);
+    const { problems, files, bytes } = compareTrees(paths, digests, 'store path');
     const logs = join(root, 'var/log');
     if (existsSync(logs) && readdirSync(logs).some((n) => n.endsWith('.log')))
       problems.push(`something was built (logs in ${logs})`);
@@ -175,4 +183,27 @@ export class FerryCli {
     }
     return { problems, packages: paths.size, files, bytes };
   }
+}
+
+/**
+ * Each wanted tree (`digests`: `<name>-<version>` → digest) against the one found under that key, and no others.
+ * @param {Map<string, string>} found @param {Map<string, string>} digests @param {string} what
+ */
+function compareTrees(found, digests, what) {
+  const problems = [];
+  let files = 0;
+  let bytes = 0;
+  for (const [key, want] of digests) {
+    const p = found.get(key);
+    if (p === undefined) {
+      problems.push(`${key} is missing`);
+      continue;
+    }
+    const d = treeDigest(p);
+    files += d.files;
+    bytes += d.bytes;
+    if (d.digest !== want) problems.push(`${key}: content differs from the built tree`);
+  }
+  for (const key of found.keys()) if (!digests.has(key)) problems.push(`unexpected ${what} ${key}`);
+  return { problems, files, bytes };
 }
