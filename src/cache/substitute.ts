@@ -16,6 +16,7 @@ import {
   checkPlatform,
   ExtractPool,
   stagePackage,
+  type StagedPackage,
   openManifest,
   verifyBytes,
   type HostPlatform,
@@ -189,10 +190,11 @@ async function installAll(
   workers: ExtractPool | undefined,
   opts: SubstituteOptions,
 ): Promise<StoreId[]> {
-  const installed: StoreId[] = [];
+  /** Staged, in an order where each package comes after its references: registered together at the end. */
+  const ready: StagedPackage[] = [];
   const stageLimit = largestFirst(workers?.capacity ?? 2);
   const order: Order = { read: largestFirst(MANIFEST_READS), turn: turnsLargestFirst() };
-  /** Whether the path is in the store by the time the promise settles. */
+  /** Whether the path is in the store, or staged in `ready`, by the time the promise settles. */
   const present = new Map<StoreId, Promise<boolean>>();
   /**
    * The first failure that is not the cache's (a full disk, a bug): no package starts after it, and it is thrown
@@ -221,8 +223,7 @@ async function installAll(
         await staged.discard();
         throw new AppError('E_CACHE_MISSING', `${id}: a path it references could not be substituted`);
       }
-      await staged.commit();
-      installed.push(id);
+      ready.push(staged);
       return true;
     } catch (e) {
       if (!isAppError(e)) throw e;
@@ -243,8 +244,27 @@ async function installAll(
   const size = (id: StoreId) =>
     caches.find((c) => c.index.packages[id])?.index.packages[id]?.archiveSize ?? 0;
   await Promise.all([...need].sort((a, b) => size(b) - size(a)).map(visit));
-  if (fatal !== undefined) throw fatal.error;
-  return installed;
+  if (fatal !== undefined) {
+    await Promise.all(ready.map((p) => p.discard()));
+    throw fatal.error;
+  }
+  return registerStaged(store, ready);
+}
+
+/**
+ * Every staged package into the store at once, once all are extracted: one syncfs then writes back all of
+ * their data (Store.registerAll), where one per package would each wait for whatever the extracting workers
+ * had just written.
+ */
+async function registerStaged(store: Store, ready: readonly StagedPackage[]): Promise<StoreId[]> {
+  try {
+    await store.registerAll(ready.map((p) => p.entry));
+  } catch (e) {
+    await Promise.all(ready.map((p) => p.discard()));
+    throw e;
+  }
+  await Promise.all(ready.map((p) => p.release()));
+  return ready.map((p) => p.entry.meta.id);
 }
 
 /**

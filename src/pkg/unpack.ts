@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, isAppError, type Sha256 } from '../core/index.js';
 import { removeTree, tempSibling } from '../platform/index.js';
-import { rewriteBytes, type FileRecord, type Store } from '../store/index.js';
+import { rewriteBytes, type FileRecord, type Registration, type Store } from '../store/index.js';
 import type { ExtractedFile } from './untar.js';
 import { extractHashed, type Extractor } from './extract.js';
 import type { ArchiveInput } from './input.js';
@@ -74,10 +74,16 @@ export async function installPackage(
   return true;
 }
 
-/** A package extracted and verified under a temporary name, holding its store lock: commit() or discard(). */
+/**
+ * A package extracted and verified under a temporary name, holding its store lock: commit() it, or register
+ * `entry` with others (Store.registerAll) and release(), or discard() it.
+ */
 export interface StagedPackage {
+  readonly entry: Registration;
   /** Registers it (its references must be in the store by now), then releases the lock. */
   commit(): Promise<void>;
+  /** Removes what is left under the temporary name (nothing, once registered) and releases the lock. */
+  release(): Promise<void>;
   discard(): Promise<void>;
 }
 
@@ -113,19 +119,15 @@ export async function stagePackage(
     const extracted = await extract({ input, target: tmp, what, want: m.archive.sha256, readOnly }, onBytes);
     const files = checkFiles(m, extracted, what);
     const moved = readOnly ? files : await relocateInto(tmp, m, files, store.rootDir);
+    const entry = { tmpDir: tmp, meta: metaOf(m, moved, store.rootDir), readOnly };
     const commit = async () => {
       try {
-        const absent = store.missing(m.references.filter((r) => r !== m.id));
-        if (absent[0] !== undefined)
-          throw new AppError('E_STORE_PATH', `${what} needs ${absent[0]}, which is not in the store`, {
-            hint: 'install its dependencies first (a cache install does this in order)',
-          });
-        await store.register(tmp, metaOf(m, moved, store.rootDir), { readOnly });
+        await store.registerAll([entry]);
       } finally {
         await discard();
       }
     };
-    return { commit, discard };
+    return { entry, commit, release: discard, discard };
   } catch (e) {
     await discard();
     throw e;

@@ -12,7 +12,8 @@ import {
 } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { isErrno } from '../core/index.js';
+import { spawn } from 'node:child_process';
+import { AppError, isErrno } from '../core/index.js';
 
 /** A unique sibling name for `path`, in the same directory so a rename is atomic. */
 export function tempSibling(path: string): string {
@@ -26,6 +27,45 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Write back everything dirty on `dir`'s file system and wait for it: syncfs(2), through coreutils' `sync -f`
+ * (Node has no binding for it); where `-f` is unknown (coreutils before 8.24), a whole-system sync. One call
+ * makes thousands of new files durable, where an fsync each would cost a journal commit each.
+ */
+export async function syncFileSystem(dir: string): Promise<void> {
+  if ((await runSync(['-f', dir])) === 0) return;
+  const status = await runSync([]);
+  if (status !== 0)
+    throw new AppError(
+      'E_SYSTEM',
+      `sync exited with status ${status}, so new files under ${dir} may not be on disk`,
+      {
+        hint: 'check the disk (dmesg shows I/O errors), then run the command again',
+      },
+    );
+}
+
+function runSync(args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sync', args, { stdio: 'ignore' });
+    child.on('error', (e) => {
+      reject(
+        new AppError(
+          'E_SYSTEM',
+          `cannot run sync (coreutils) to write new store paths to disk: ${e.message}`,
+          {
+            hint: "put coreutils' sync on PATH",
+            cause: e,
+          },
+        ),
+      );
+    });
+    child.on('close', (code) => {
+      resolve(code ?? 128);
+    });
+  });
 }
 
 /**

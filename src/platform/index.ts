@@ -8,6 +8,7 @@ export {
   readTextIfExists,
   removeTree,
   replaceSymlink,
+  syncFileSystem,
   tempSibling,
   walkTree,
   writeFileAtomic,

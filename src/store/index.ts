@@ -9,4 +9,4 @@ export {
   type StoreMeta,
 } from './meta.js';
 export { relocateStore, rewriteBytes, type RelocateResult } from './relocate.js';
-export { Store, type VerifyProblem } from './store.js';
+export { Store, type Registration, type VerifyProblem } from './store.js';

@@ -51,3 +51,44 @@ test('register: the path with its metadata, read-only, nothing temporary left, a
     [],
   );
 });
+
+test('registerAll: a batch in dependency order, each with its metadata; a missing reference is named first', async () => {
+  const store = await Store.open(mkdtempSync(join(tmpdir(), 'ferry-store-')));
+  const lib = await staged(store, 'lib');
+  const app = await staged(store, 'app');
+  const withRef = { ...app.meta, references: [lib.meta.id] };
+  await assert.rejects(
+    store.registerAll([{ tmpDir: app.tmpDir, meta: withRef, readOnly: false }]),
+    (e: Error & { code?: string }) => e.code === 'E_STORE_PATH' && e.message.includes(lib.meta.id),
+  );
+  assert.deepEqual(store.missing([app.meta.id]), [app.meta.id]);
+  await store.registerAll([
+    { tmpDir: lib.tmpDir, meta: lib.meta, readOnly: false },
+    { tmpDir: app.tmpDir, meta: withRef, readOnly: false },
+  ]);
+  assert.deepEqual(store.missing([lib.meta.id, app.meta.id]), []);
+  assert.deepEqual((await store.readMeta(app.meta.id)).references, [lib.meta.id]);
+  assert.deepEqual([...(await store.closure([app.meta.id]))].sort(), [app.meta.id, lib.meta.id].sort());
+  assert.deepEqual((await store.verify()).problems, []);
+});
+
+test('register: without a sync command to make the path durable, it fails saying so, and registers nothing', async () => {
+  const store = await Store.open(mkdtempSync(join(tmpdir(), 'ferry-store-')));
+  const p = await staged(store, 'nosync');
+  const path = process.env.PATH;
+  process.env.PATH = mkdtempSync(join(tmpdir(), 'ferry-empty-path-'));
+  try {
+    await assert.rejects(
+      store.register(p.tmpDir, p.meta),
+      (e: Error & { code?: string; hint?: string }) =>
+        e.code === 'E_SYSTEM' && e.message.includes('cannot run sync') && (e.hint ?? '').includes('PATH'),
+    );
+  } finally {
+    process.env.PATH = path;
+  }
+  assert.deepEqual(store.missing([p.meta.id]), [p.meta.id]);
+  assert.deepEqual(
+    readdirSync(join(store.storeDir, '.meta')).filter((f) => f.startsWith('.tmp-')),
+    [],
+  );
+});

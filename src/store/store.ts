@@ -11,6 +11,8 @@ import {
   makeWritable,
   readTextIfExists,
   removeTree,
+  syncFileSystem,
+  tempSibling,
   walkTree,
   writeFileAtomic,
 } from '../platform/index.js';
@@ -23,6 +25,14 @@ import {
   type StoreId,
   type StoreMeta,
 } from './meta.js';
+
+/** A finished tree for registerAll. */
+export interface Registration {
+  readonly tmpDir: string;
+  readonly meta: StoreMeta;
+  /** Every file and directory below tmpDir is read-only already. */
+  readonly readOnly: boolean;
+}
 
 export interface VerifyProblem {
   readonly id: string;
@@ -167,14 +177,49 @@ export class Store {
   }
 
   /**
-   * Make `tmpDir` the store path `meta.id`: metadata first, then read-only, then one rename. `readOnly`: the
-   * caller made every file and directory below it read-only already (an extraction that did it on the way).
+   * Make `tmpDir` the store path `meta.id` (see registerAll). `readOnly`: the caller made every file and
+   * directory below it read-only already (an extraction that did it on the way).
    */
   async register(tmpDir: string, meta: StoreMeta, opts: { readOnly?: boolean } = {}): Promise<void> {
-    await this.writeMeta(meta);
-    if (opts.readOnly !== true) await makeReadOnly(tmpDir);
-    await fs.chmod(tmpDir, 0o555);
-    await fs.rename(tmpDir, this.pathOf(meta.id));
+    await this.registerAll([{ tmpDir, meta, readOnly: opts.readOnly === true }]);
+  }
+
+  /**
+   * Make finished trees store paths, in the order given (each one's references are in the store already or
+   * earlier in the list), so that after a power cut each is whole or absent: its files' data are on disk before
+   * its record, and its record before its name. A file's data are not durable until something syncs them
+   * (ext4 allocates blocks at writeback, so a rename can reach the disk first and leave empty files), and an
+   * fsync per file costs a journal commit each: one syncfs covers every tree and the records' content, then one
+   * fsync per directory makes the names durable, records first.
+   */
+  async registerAll(items: readonly Registration[]): Promise<void> {
+    const known = new Set<StoreId>();
+    for (const { meta } of items) {
+      const absent = this.missing(meta.references.filter((r) => r !== meta.id && !known.has(r)));
+      if (absent[0] !== undefined)
+        throw new AppError('E_STORE_PATH', `${meta.id} needs ${absent[0]}, which is not in the store`, {
+          hint: 'install its dependencies first (a cache install does this in order)',
+        });
+      known.add(meta.id);
+    }
+    for (const { tmpDir, readOnly } of items) {
+      if (!readOnly) await makeReadOnly(tmpDir);
+      await fs.chmod(tmpDir, 0o555);
+    }
+    const records = items.map(({ meta }) => {
+      const path = join(this.metaDir, `${meta.id}.json`);
+      return { path, tmp: tempSibling(path), text: `${JSON.stringify(meta, null, 1)}\n` };
+    });
+    try {
+      await Promise.all(records.map((r) => fs.writeFile(r.tmp, r.text, { flag: 'wx', mode: 0o644 })));
+      await syncFileSystem(this.storeDir);
+      for (const r of records) await fs.rename(r.tmp, r.path);
+      await fsyncDir(this.metaDir);
+    } catch (e) {
+      await Promise.all(records.map((r) => fs.rm(r.tmp, { force: true })));
+      throw e;
+    }
+    for (const { tmpDir, meta } of items) await fs.rename(tmpDir, this.pathOf(meta.id));
     await fsyncDir(this.storeDir);
   }
 
