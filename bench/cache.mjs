@@ -222,7 +222,7 @@ async function main() {
     cases.push(floorCase(ferryMb));
     cases.push(ferryCase('ferry-http', 'ferry, HTTP (ferry cache serve)', s.url, ferryMb));
   }
-  if (nix !== undefined)
+  if (nix !== undefined) {
     for (const c of ['gzip', 'zstd', 'none'])
       nixCases.push(
         nixCase(
@@ -232,6 +232,17 @@ async function main() {
           nixCaches[c].bytes / 1e6,
         ),
       );
+    // The same durability as ferry's install (store paths on disk before the command ends): not Nix's fastest.
+    nixCases.push(
+      nixCase(
+        'nix-none-synced',
+        'nix copy, file://, none + sync -f',
+        `file://${nixCaches.none.dir}`,
+        nixCaches.none.bytes / 1e6,
+        { durable: true },
+      ),
+    );
+  }
   if (opt.nginx && (ferryOk || nix !== undefined)) {
     try {
       // One nginx, one server block per cache: ferry's, and Nix's gzip one.
@@ -407,6 +418,7 @@ async function main() {
     /** @type {string} */ label,
     /** @type {string} */ url,
     /** @type {number} */ mb,
+    /** @type {{ durable?: boolean }} */ opts = {},
   ) {
     const n = /** @type {NixPeer} */ (nix);
     const top = /** @type {{ top: string }} */ (nixBuilt).top;
@@ -422,7 +434,7 @@ async function main() {
       rss: [],
       installed: {},
       run(dst) {
-        const t = n.copy(url, dst, top);
+        const t = n.copy(url, dst, top, opts);
         if (t.status !== 0)
           return {
             ...t,
@@ -524,7 +536,9 @@ function render(r) {
     x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
   const byId = (/** @type {string} */ id) => r.cases.find((/** @type {any} */ c) => c.id === id);
   const nixGzip = byId('nix-gzip');
-  const nixFile = r.cases.filter((/** @type {any} */ c) => c.tool === 'nix' && c.url.startsWith('file:'));
+  const nixFile = r.cases.filter(
+    (/** @type {any} */ c) => c.tool === 'nix' && c.url.startsWith('file:') && c.id !== 'nix-none-synced',
+  );
   // Nix's fastest file:// setting, by minimum (the figure least disturbed by other jobs on a shared machine).
   const nixBest =
     nixFile.length === 0
@@ -619,6 +633,8 @@ function render(r) {
   if (ff !== undefined && nixGzip !== undefined) verdicts.push(versus(ff, nixGzip, ' (same algorithm)'));
   if (ff !== undefined && nixBest !== undefined && nixBest !== nixGzip)
     verdicts.push(versus(ff, nixBest, " (Nix's fastest)"));
+  const synced = byId('nix-none-synced');
+  if (ff !== undefined && synced !== undefined) verdicts.push(versus(ff, synced, ' (the same durability)'));
   const floor = byId('node-floor');
   if (floor !== undefined && nixBest !== undefined)
     verdicts.push(

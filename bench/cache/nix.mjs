@@ -107,13 +107,16 @@ export class NixPeer {
   /**
    * The timed operation: `nix copy --from URL --to local?root=DST TOP`, the closure into a fresh store. A fresh
    * XDG_CACHE_HOME per destination, so an HTTP cache's .narinfo answers are not remembered across runs.
-   * @param {string} from @param {string} dst @param {string} top
+   * @param {string} from @param {string} dst @param {string} top @param {{ durable?: boolean }} [opts]
    */
-  copy(from, dst, top) {
+  copy(from, dst, top, { durable = false } = {}) {
     mkdirSync(join(dst, 'xdg-cache'), { recursive: true });
-    return timed('nix', ['copy', '--from', from, '--to', `local?root=${dst}`, top], {
-      env: { ...this.env, XDG_CACHE_HOME: join(dst, 'xdg-cache') },
-    });
+    const args = ['copy', '--from', from, '--to', `local?root=${dst}`, top];
+    const env = { ...this.env, XDG_CACHE_HOME: join(dst, 'xdg-cache') };
+    // `durable`: then syncfs on the destination, inside the clock: what ferry's install does before it
+    // registers anything (Nix 2.8 syncs no store path).
+    if (!durable) return timed('nix', args, { env });
+    return timed('sh', ['-c', 'nix "$@" && exec sync -f "$0"', dst, ...args], { env });
   }
 
   /**
