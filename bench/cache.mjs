@@ -360,31 +360,14 @@ async function main() {
     /** @type {string} */ url,
     /** @type {number} */ mb,
   ) {
-    return {
-      id,
-      tool: 'ferry',
-      label,
-      url,
-      cacheMb: mb,
-      times: [],
-      user: [],
-      sys: [],
-      rss: [],
-      installed: {},
-      run(dst) {
+    return timedCase(
+      { id, tool: 'ferry', label, url, cacheMb: mb },
+      (dst) => {
         ferry.trust(dst, ferryKey); // untimed, like Nix's trusted-public-keys in nix.conf
-        const t = ferry.install(dst, url, TOP);
-        if (t.status !== 0)
-          return {
-            ...t,
-            problems: [`exit ${t.status}: ${tail(t.stderr)}`],
-            packages: 0,
-            files: 0,
-            bytes: 0,
-          };
-        return { ...t, ...ferry.verify(dst, digests, TOP) };
+        return ferry.install(dst, url, TOP);
       },
-    };
+      (dst) => ferry.verify(dst, digests, TOP),
+    );
   }
 
   /**
@@ -392,24 +375,17 @@ async function main() {
    * under any `ferry install` from this cache on this runtime. @returns {Case}
    */
   function floorCase(/** @type {number} */ mb) {
-    return {
-      id: 'node-floor',
-      tool: 'node',
-      label: "node alone: ferry's extractor",
-      url: `file://${ferryCache}`,
-      cacheMb: mb,
-      times: [],
-      user: [],
-      sys: [],
-      rss: [],
-      installed: {},
-      run(dst) {
-        const t = ferry.extractOnly(ferryCache, dst);
-        if (t.status !== 0)
-          return { ...t, problems: [`exit ${t.status}: ${tail(t.stderr)}`], packages: 0, files: 0, bytes: 0 };
-        return { ...t, ...ferry.verifyTrees(dst, digests) };
+    return timedCase(
+      {
+        id: 'node-floor',
+        tool: 'node',
+        label: "node alone: ferry's extractor",
+        url: `file://${ferryCache}`,
+        cacheMb: mb,
       },
-    };
+      (dst) => ferry.extractOnly(ferryCache, dst),
+      (dst) => ferry.verifyTrees(dst, digests),
+    );
   }
 
   /** @returns {Case} */
@@ -422,31 +398,37 @@ async function main() {
   ) {
     const n = /** @type {NixPeer} */ (nix);
     const top = /** @type {{ top: string }} */ (nixBuilt).top;
-    return {
-      id,
-      tool: 'nix',
-      label,
-      url,
-      cacheMb: mb,
-      times: [],
-      user: [],
-      sys: [],
-      rss: [],
-      installed: {},
-      run(dst) {
-        const t = n.copy(url, dst, top, opts);
-        if (t.status !== 0)
-          return {
-            ...t,
-            problems: [`exit ${t.status}: ${tail(t.stderr)}`],
-            packages: 0,
-            files: 0,
-            bytes: 0,
-          };
-        return { ...t, ...n.verify(dst, top, digests, TOP) };
-      },
-    };
+    return timedCase(
+      { id, tool: 'nix', label, url, cacheMb: mb },
+      (dst) => n.copy(url, dst, top, opts),
+      (dst) => n.verify(dst, top, digests, TOP),
+    );
   }
+}
+
+/**
+ * A case of the timed rounds: `go(dst)` is the timed command; `check(dst)` verifies what it left (untimed; not
+ * run when the command failed).
+ * @param {{ id: string, tool: string, label: string, url: string, cacheMb: number }} what
+ * @param {(dst: string) => import('./cache/measure.mjs').Timed} go
+ * @param {(dst: string) => { problems: string[], packages: number, files: number, bytes: number }} check
+ * @returns {Case}
+ */
+function timedCase(what, go, check) {
+  return {
+    ...what,
+    times: [],
+    user: [],
+    sys: [],
+    rss: [],
+    installed: {},
+    run(dst) {
+      const t = go(dst);
+      if (t.status !== 0)
+        return { ...t, problems: [`exit ${t.status}: ${tail(t.stderr)}`], packages: 0, files: 0, bytes: 0 };
+      return { ...t, ...check(dst) };
+    },
+  };
 }
 
 /** Puts the measured cases and no-op runs into the report (also after an abort: what was measured). */
