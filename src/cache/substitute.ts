@@ -23,7 +23,7 @@ import {
   type PackageManifest,
   type TrustOptions,
 } from '../pkg/index.js';
-import type { Store, StoreId } from '../store/index.js';
+import type { Store, StoreId, StoreMeta } from '../store/index.js';
 import { checkFreshness, parseIndex, type CacheIndex, type SeenIndex } from './cache-index.js';
 import { INDEX_FILE, PKG_DIR, readEnvelope } from './layout.js';
 import { openSource, type CacheSource } from './source.js';
@@ -248,7 +248,7 @@ async function installAll(
     await Promise.all(ready.map((p) => p.discard()));
     throw fatal.error;
   }
-  return registerStaged(store, ready);
+  return registerStaged(store, ready, opts.reporter);
 }
 
 /**
@@ -256,10 +256,25 @@ async function installAll(
  * their data (Store.registerAll), where one per package would each wait for whatever the extracting workers
  * had just written.
  */
-async function registerStaged(store: Store, ready: readonly StagedPackage[]): Promise<StoreId[]> {
+async function registerStaged(
+  store: Store,
+  ready: readonly StagedPackage[],
+  reporter: Reporter,
+): Promise<StoreId[]> {
+  if (ready.length === 0) return [];
+  // On a slow disk this is the longest wait of an install, and it makes no progress of its own to show.
+  const bytes = ready.reduce((n, p) => n + treeBytes(p.entry.meta.files), 0);
+  const plural = ready.length === 1 ? '' : 's';
+  reporter.start({
+    id: 'sync',
+    kind: 'sync',
+    text: `${ready.length} store path${plural} (${(bytes / 1048576).toFixed(1)} MB) to disk`,
+  });
   try {
     await store.registerAll(ready.map((p) => p.entry));
+    reporter.finish('sync', 'ok');
   } catch (e) {
+    reporter.finish('sync', 'failed', messageOf(e));
     await Promise.all(ready.map((p) => p.discard()));
     throw e;
   }
@@ -348,4 +363,10 @@ async function fetchAndStage(
     opts.reporter.finish(act, 'failed', messageOf(e));
     throw e;
   }
+}
+
+function treeBytes(files: StoreMeta['files']): number {
+  let n = 0;
+  for (const f of Object.values(files)) if (f.type === 'file') n += f.size;
+  return n;
 }

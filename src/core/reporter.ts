@@ -3,7 +3,7 @@ import type { Code } from './codes.js';
 /** What long work is doing, for progress display. `id` ties updates of one activity together. */
 export interface Activity {
   readonly id: string;
-  readonly kind: 'build' | 'fetch' | 'copy' | 'check';
+  readonly kind: 'build' | 'fetch' | 'copy' | 'check' | 'sync';
   readonly text: string;
 }
 
