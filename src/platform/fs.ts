@@ -35,21 +35,28 @@ export async function fsyncDir(dir: string): Promise<void> {
  * makes thousands of new files durable, where an fsync each would cost a journal commit each.
  */
 export async function syncFileSystem(dir: string): Promise<void> {
-  if ((await runSync(['-f', dir])) === 0) return;
-  const status = await runSync([]);
-  if (status !== 0)
-    throw new AppError(
-      'E_SYSTEM',
-      `sync exited with status ${status}, so new files under ${dir} may not be on disk`,
-      {
-        hint: 'check the disk (dmesg shows I/O errors), then run the command again',
-      },
-    );
+  const fs1 = await runSync(['-f', dir]);
+  if (fs1.status === 0) return;
+  // Only an old sync that lacks -f is a reason to sync everything instead; a write error is not.
+  if (!/invalid option|unrecognized option|extra operand/i.test(fs1.stderr))
+    throw syncFailed(dir, `sync -f exited with status ${fs1.status}: ${fs1.stderr.trim()}`);
+  const all = await runSync([]);
+  if (all.status !== 0) throw syncFailed(dir, `sync exited with status ${all.status}: ${all.stderr.trim()}`);
 }
 
-function runSync(args: readonly string[]): Promise<number> {
+function syncFailed(dir: string, why: string): AppError {
+  return new AppError('E_SYSTEM', `new files under ${dir} may not be on disk (${why})`, {
+    hint: 'check the disk (dmesg shows I/O errors), then run the command again',
+  });
+}
+
+function runSync(args: readonly string[]): Promise<{ status: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sync', args, { stdio: 'ignore' });
+    const child = spawn('sync', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 4096) stderr += d.toString('utf8');
+    });
     child.on('error', (e) => {
       reject(
         new AppError(
@@ -63,7 +70,7 @@ function runSync(args: readonly string[]): Promise<number> {
       );
     });
     child.on('close', (code) => {
-      resolve(code ?? 128);
+      resolve({ status: code ?? 128, stderr });
     });
   });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, isErrno } from '../core/index.js';
@@ -202,24 +202,25 @@ export class Store {
         });
       known.add(meta.id);
     }
+    // Synchronous calls for the many small steps: a round trip through the thread pool each cost more.
     for (const { tmpDir, readOnly } of items) {
       if (!readOnly) await makeReadOnly(tmpDir);
-      await fs.chmod(tmpDir, 0o555);
+      chmodSync(tmpDir, 0o555);
     }
     const records = items.map(({ meta }) => {
       const path = join(this.metaDir, `${meta.id}.json`);
       return { path, tmp: tempSibling(path), text: `${JSON.stringify(meta, null, 1)}\n` };
     });
     try {
-      await Promise.all(records.map((r) => fs.writeFile(r.tmp, r.text, { flag: 'wx', mode: 0o644 })));
+      for (const r of records) writeFileSync(r.tmp, r.text, { flag: 'wx', mode: 0o644 });
       await syncFileSystem(this.storeDir);
-      for (const r of records) await fs.rename(r.tmp, r.path);
+      for (const r of records) renameSync(r.tmp, r.path);
       await fsyncDir(this.metaDir);
     } catch (e) {
-      await Promise.all(records.map((r) => fs.rm(r.tmp, { force: true })));
+      for (const r of records) rmSync(r.tmp, { force: true });
       throw e;
     }
-    for (const { tmpDir, meta } of items) await fs.rename(tmpDir, this.pathOf(meta.id));
+    for (const { tmpDir, meta } of items) renameSync(tmpDir, this.pathOf(meta.id));
     await fsyncDir(this.storeDir);
   }
 
