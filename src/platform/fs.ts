@@ -35,11 +35,11 @@ export async function fsyncDir(dir: string): Promise<void> {
  * makes thousands of new files durable, where an fsync each would cost a journal commit each.
  */
 export async function syncFileSystem(dir: string): Promise<void> {
-  const fs1 = await runSync(['-f', dir]);
-  if (fs1.status === 0) return;
+  const one = await runSync(['-f', dir]);
+  if (one.status === 0) return;
   // Only an old sync that lacks -f is a reason to sync everything instead; a write error is not.
-  if (!/invalid option|unrecognized option|extra operand/i.test(fs1.stderr))
-    throw syncFailed(dir, `sync -f exited with status ${fs1.status}: ${fs1.stderr.trim()}`);
+  if (!/invalid option|unrecognized option|extra operand/i.test(one.stderr))
+    throw syncFailed(dir, `sync -f exited with status ${one.status}: ${one.stderr.trim()}`);
   const all = await runSync([]);
   if (all.status !== 0) throw syncFailed(dir, `sync exited with status ${all.status}: ${all.stderr.trim()}`);
 }
