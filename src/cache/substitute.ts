@@ -149,14 +149,18 @@ export async function substitute(
   const workers = ExtractPool.forPackages(need.length, opts.parallel);
   workers?.start();
   const remembered: Promise<void>[] = [];
+  let closed: Promise<void> | undefined;
   try {
     const caches = await openAll(store, urls, remembered, opts);
-    const installed = await installAll(store, caches, need, workers, opts);
+    const ready = await stageAll(store, caches, need, workers, opts);
+    // Idle from here: they end while the store syncs, not after.
+    closed = workers?.close();
+    const installed = await registerStaged(store, ready, opts.reporter);
     await Promise.all(remembered);
     return { installed, missing: need.filter((id) => !installed.includes(id)) };
   } finally {
     await Promise.allSettled(remembered);
-    await workers?.close();
+    await (closed ?? workers?.close());
   }
 }
 
@@ -182,14 +186,17 @@ async function openAll(
   return out;
 }
 
-/** Every path in `need` and the references they lack, each from the first cache that has it. */
-async function installAll(
+/**
+ * Every path in `need` and the references they lack, each from the first cache that has it, extracted and
+ * checked under temporary names (holding their locks), in an order where each comes after its references.
+ */
+async function stageAll(
   store: Store,
   caches: readonly OpenedCache[],
   need: readonly StoreId[],
   workers: ExtractPool | undefined,
   opts: SubstituteOptions,
-): Promise<StoreId[]> {
+): Promise<StagedPackage[]> {
   /** Staged, in an order where each package comes after its references: registered together at the end. */
   const ready: StagedPackage[] = [];
   const stageLimit = largestFirst(workers?.capacity ?? 2);
@@ -248,7 +255,7 @@ async function installAll(
     await Promise.all(ready.map((p) => p.discard()));
     throw fatal.error;
   }
-  return registerStaged(store, ready, opts.reporter);
+  return ready;
 }
 
 /**
