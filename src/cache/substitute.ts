@@ -285,7 +285,8 @@ async function registerStaged(
     await Promise.all(ready.map((p) => p.discard()));
     throw e;
   }
-  await Promise.all(ready.map((p) => p.release()));
+  // Registered: nothing is left under their temporary names, and their locks go.
+  await Promise.all(ready.map((p) => p.discard()));
   return ready.map((p) => p.entry.meta.id);
 }
 

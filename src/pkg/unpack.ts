@@ -76,14 +76,13 @@ export async function installPackage(
 
 /**
  * A package extracted and verified under a temporary name, holding its store lock: commit() it, or register
- * `entry` with others (Store.registerAll) and release(), or discard() it.
+ * `entry` with others (Store.registerAll) and then discard() what is left (nothing), or discard() it.
  */
 export interface StagedPackage {
   readonly entry: Registration;
   /** Registers it (its references must be in the store by now), then releases the lock. */
   commit(): Promise<void>;
-  /** Removes what is left under the temporary name (nothing, once registered) and releases the lock. */
-  release(): Promise<void>;
+  /** Removes whatever is still under the temporary name, then releases the lock. */
   discard(): Promise<void>;
 }
 
@@ -127,7 +126,7 @@ export async function stagePackage(
         await discard();
       }
     };
-    return { entry, commit, release: discard, discard };
+    return { entry, commit, discard };
   } catch (e) {
     await discard();
     throw e;

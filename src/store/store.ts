@@ -115,7 +115,7 @@ export class Store {
   }
 
   async readMeta(id: StoreId): Promise<StoreMeta> {
-    const file = join(this.metaDir, `${id}.json`);
+    const file = this.metaFile(id);
     const text = await readTextIfExists(file);
     if (text === undefined)
       throw new AppError('E_STORE_PATH', `no metadata for store path ${id}`, { hint: 'run ferry verify' });
@@ -123,7 +123,11 @@ export class Store {
   }
 
   async writeMeta(meta: StoreMeta): Promise<void> {
-    await writeFileAtomic(join(this.metaDir, `${meta.id}.json`), `${JSON.stringify(meta, null, 1)}\n`);
+    await writeFileAtomic(this.metaFile(meta.id), metaText(meta));
+  }
+
+  private metaFile(id: StoreId): string {
+    return join(this.metaDir, `${id}.json`);
   }
 
   /** Serialises garbage collection against processes announcing the store paths they are about to use. */
@@ -208,8 +212,8 @@ export class Store {
       chmodSync(tmpDir, 0o555);
     }
     const records = items.map(({ meta }) => {
-      const path = join(this.metaDir, `${meta.id}.json`);
-      return { path, tmp: tempSibling(path), text: `${JSON.stringify(meta, null, 1)}\n` };
+      const path = this.metaFile(meta.id);
+      return { path, tmp: tempSibling(path), text: metaText(meta) };
     });
     try {
       for (const r of records) writeFileSync(r.tmp, r.text, { flag: 'wx', mode: 0o644 });
@@ -245,7 +249,7 @@ export class Store {
       if (!isErrno(e, 'ENOENT')) throw e;
     }
     await removeTree(grave);
-    await fs.rm(join(this.metaDir, `${id}.json`), { force: true });
+    await fs.rm(this.metaFile(id), { force: true });
   }
 
   /**
@@ -379,4 +383,8 @@ function isDirectory(path: string): boolean {
     if (isErrno(e, 'ENOENT')) return false;
     throw e;
   }
+}
+
+function metaText(meta: StoreMeta): string {
+  return `${JSON.stringify(meta, null, 1)}\n`;
 }
